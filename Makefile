@@ -1,0 +1,31 @@
+# The README's two commands: `make run` (the monitor) and `make test` (the test suite).
+# Each creates the virtual environment .venv on first use.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run check test bench lint
+
+run: $(VENV)/.installed
+	$(BIN)/ctmonitor run --now
+
+check: $(VENV)/.installed
+	$(BIN)/ctmonitor check
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/check_bench.py
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(VENV)/.installed $@

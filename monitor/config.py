@@ -1,0 +1,307 @@
+"""Load config.toml into typed, validated settings.
+
+Every problem is a ConfigError naming the file, the key and what is expected, so that a
+user fixes it from one line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.errors import ConfigError
+
+NCT_ID = re.compile(r"^NCT\d{8}$")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+CATEGORIES = (
+    "status", "dates", "results", "enrollment", "design", "eligibility", "outcomes", "arms",
+    "locations", "contacts", "sponsors", "identification", "description", "references",
+    "documents", "other",
+)
+SEVERITIES = ("minor", "notable", "critical")
+DEFAULT_CATEGORIES = ("status", "dates", "results", "enrollment")
+DEFAULT_BASE_URL = "https://clinicaltrials.gov/api/v2"
+DEFAULT_SCHEDULE = "0 15 * * 1-5"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One allowed key of a table: its type, default and, where it is an enum, its choices."""
+
+    kind: type | tuple[type, ...]
+    default: Any = None
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    expect: str = ""
+
+    def describe(self) -> str:
+        if self.expect:
+            return self.expect
+        if self.choices:
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
+        if self.kind == (int, float):
+            return "a number"
+        names = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        return " or ".join(TYPE_NAMES.get(k, k.__name__) for k in names)
+
+
+TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+              list: "a list", dict: "a table"}
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    base_url: str = DEFAULT_BASE_URL
+    rate_limit: float = 1.0
+    timeout: float = 30.0
+    retries: int = 4
+    backoff: float = 2.0
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    schedule: str = DEFAULT_SCHEDULE
+    timezone: str = "UTC"
+    jitter: int = 60
+    misfire_grace: int = 3600
+    failure_alert_after: int = 3
+    stale_after_hours: float = 72.0
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """One [notifiers.NAME] table: the shared keys plus the type's own options."""
+
+    name: str
+    type: str
+    categories: tuple[str, ...] | None = None
+    min_severity: str | None = None
+    mode: str = "immediate"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    monitor: MonitorSettings
+    registry: RegistrySettings
+    store_path: Path
+    trial_ids: tuple[str, ...]
+    categories: tuple[str, ...]
+    min_severity: str
+    max_attempts: int
+    channels: tuple[ChannelSettings, ...]
+
+
+SECTIONS = {
+    "monitor": {
+        "schedule": Field(str, DEFAULT_SCHEDULE, expect="a 5-field cron string"),
+        "timezone": Field(str, "UTC", expect="an IANA time zone such as \"UTC\""),
+        "jitter": Field(int, 60),
+        "misfire_grace": Field(int, 3600),
+        "failure_alert_after": Field(int, 3),
+        "stale_after_hours": Field((int, float), 72.0),
+    },
+    "registry": {
+        "base_url": Field(str, DEFAULT_BASE_URL, expect="an http(s) URL"),
+        "rate_limit": Field((int, float), 1.0),
+        "timeout": Field((int, float), 30.0),
+        "retries": Field(int, 4),
+        "backoff": Field((int, float), 2.0),
+    },
+    "store": {"path": Field(str, "data/snapshots.db")},
+    "trials": {"ids": Field(list, [], expect="a list of NCT ids such as \"NCT01234567\"")},
+    "alerts": {
+        "categories": Field(list, list(DEFAULT_CATEGORIES)),
+        "min_severity": Field(str, "minor", choices=SEVERITIES),
+    },
+    "delivery": {"max_attempts": Field(int, 8)},
+    "notifiers": {},
+}
+
+CHANNEL_FIELDS = {
+    "type": Field(str, required=True),
+    "categories": Field(list),
+    "min_severity": Field(str, choices=SEVERITIES),
+    "mode": Field(str, "immediate", choices=("immediate", "digest")),
+}
+
+
+def default_config_path() -> Path:
+    """--config, else $CTMONITOR_CONFIG, else ./config.toml (the caller passes --config)."""
+    return Path(os.environ.get("CTMONITOR_CONFIG") or "config.toml")
+
+
+def load(path: Path) -> Settings:
+    """Read and validate the config file at path."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return Loader(path).settings(raw)
+
+
+class Loader:
+    """Validates one parsed config document; every error names self.path and the key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {key}: {problem}")
+
+    def settings(self, raw: dict[str, Any]) -> Settings:
+        raw = self.expand(raw, "")
+        tables = {name: self.table(raw, name, spec) for name, spec in SECTIONS.items()
+                  if name != "notifiers"}
+        for key in raw:
+            if key not in SECTIONS:
+                raise self.fail(key, "unknown section; expected one of " + ", ".join(SECTIONS))
+        registry = RegistrySettings(**self.registry(tables["registry"]))
+        monitor = MonitorSettings(**self.monitor(tables["monitor"]))
+        alerts = tables["alerts"]
+        return Settings(
+            path=self.path,
+            monitor=monitor,
+            registry=registry,
+            store_path=(self.path.parent / tables["store"]["path"]).resolve(),
+            trial_ids=self.trial_ids(tables["trials"]["ids"]),
+            categories=self.categories("alerts.categories", alerts["categories"]),
+            min_severity=alerts["min_severity"],
+            max_attempts=self.positive("delivery.max_attempts", tables["delivery"]["max_attempts"]),
+            channels=self.channels(raw.get("notifiers", {})),
+        )
+
+    def expand(self, value: Any, key: str) -> Any:
+        """Replace ${VAR} in every string with the environment's value."""
+        if isinstance(value, dict):
+            return {k: self.expand(v, f"{key}.{k}" if key else k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.expand(v, f"{key}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, str):
+            return ENV_REF.sub(lambda m: self.env(m.group(1), key), value)
+        return value
+
+    def env(self, name: str, key: str) -> str:
+        if name not in os.environ:
+            raise self.fail(key, f"environment variable {name} is not set")
+        return os.environ[name]
+
+    def table(self, raw: dict[str, Any], name: str, spec: dict[str, Field]) -> dict[str, Any]:
+        section = raw.get(name, {})
+        if not isinstance(section, dict):
+            raise self.fail(name, "expected a table")
+        return self.fields(section, spec, name)
+
+    def fields(self, section: dict[str, Any], spec: dict[str, Field], where: str) -> dict[str, Any]:
+        for key in section:
+            if key not in spec:
+                allowed = ", ".join(spec) or "no keys"
+                raise self.fail(f"{where}.{key}", f"unknown key; expected one of {allowed}")
+        values = {}
+        for key, rule in spec.items():
+            values[key] = self.value(section, key, rule, f"{where}.{key}")
+        return values
+
+    def value(self, section: dict[str, Any], key: str, rule: Field, name: str) -> Any:
+        if key not in section:
+            if rule.required:
+                raise self.fail(name, f"missing; expected {rule.describe()}")
+            return rule.default
+        value = section[key]
+        kinds = rule.kind if isinstance(rule.kind, tuple) else (rule.kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            raise self.fail(name, f"expected {rule.describe()}, got {value!r}")
+        if rule.choices and value not in rule.choices:
+            raise self.fail(name, f"expected {rule.describe()}, got {value!r}")
+        return value
+
+    def positive(self, key: str, value: int | float) -> Any:
+        if value <= 0:
+            raise self.fail(key, f"expected a number above 0, got {value!r}")
+        return value
+
+    def registry(self, table: dict[str, Any]) -> dict[str, Any]:
+        if not re.match(r"^https?://[^/\s]+", table["base_url"]):
+            raise self.fail("registry.base_url", f"expected an http(s) URL, got {table['base_url']!r}")
+        if table["rate_limit"] < 0:
+            raise self.fail("registry.rate_limit", "expected requests per second, 0 or more")
+        if table["retries"] < 0 or table["backoff"] < 0:
+            raise self.fail("registry.retries", "expected retries and backoff of 0 or more")
+        self.positive("registry.timeout", table["timeout"])
+        return {**table, "base_url": table["base_url"].rstrip("/")}
+
+    def monitor(self, table: dict[str, Any]) -> dict[str, Any]:
+        try:
+            tz = ZoneInfo(table["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail("monitor.timezone",
+                            f"expected an IANA time zone such as \"UTC\", got {table['timezone']!r}"
+                            ) from None
+        check_cron(table["schedule"], tz, lambda problem: self.fail("monitor.schedule", problem))
+        self.positive("monitor.failure_alert_after", table["failure_alert_after"])
+        self.positive("monitor.stale_after_hours", table["stale_after_hours"])
+        return table
+
+    def trial_ids(self, ids: list[Any]) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for i, nct in enumerate(ids):
+            if not isinstance(nct, str) or not NCT_ID.match(nct.strip().upper()):
+                raise self.fail(f"trials.ids[{i}]",
+                                f"expected an NCT id such as \"NCT01234567\", got {nct!r}")
+            seen[nct.strip().upper()] = None
+        return tuple(seen)
+
+    def categories(self, key: str, values: list[Any]) -> tuple[str, ...]:
+        for value in values:
+            if value not in CATEGORIES:
+                raise self.fail(key, f"expected categories from {', '.join(CATEGORIES)}, "
+                                     f"got {value!r}")
+        return tuple(values)
+
+    def channels(self, tables: Any) -> tuple[ChannelSettings, ...]:
+        from notifiers import NOTIFIERS
+
+        if not isinstance(tables, dict):
+            raise self.fail("notifiers", "expected tables [notifiers.NAME]")
+        channels = []
+        for name, table in tables.items():
+            where = f"notifiers.{name}"
+            if not isinstance(table, dict):
+                raise self.fail(where, "expected a table with a type")
+            kind = table.get("type")
+            if kind not in NOTIFIERS:
+                raise self.fail(f"{where}.type", "expected one of "
+                                + ", ".join(f'"{k}"' for k in NOTIFIERS) + f", got {kind!r}")
+            spec = {**CHANNEL_FIELDS, **NOTIFIERS[kind].fields}
+            values = self.fields(table, spec, where)
+            common = {k: values.pop(k) for k in CHANNEL_FIELDS}
+            options = NOTIFIERS[kind].check_options(values, lambda k, p, w=where: self.fail(f"{w}.{k}", p))
+            cats = common["categories"]
+            channels.append(ChannelSettings(
+                name=name, type=kind, mode=common["mode"], min_severity=common["min_severity"],
+                categories=None if cats is None else self.categories(f"{where}.categories", cats),
+                options=options,
+            ))
+        return tuple(channels)
+
+
+def check_cron(expr: str, tz: Any, fail: Any) -> None:
+    """Raise fail(problem) unless expr is a valid 5-field crontab string."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(expr.split()) != 5:
+        raise fail(f"expected a 5-field cron string such as \"0 15 * * 1-5\", got {expr!r}")
+    try:
+        CronTrigger.from_crontab(expr, timezone=tz)
+    except ValueError as exc:
+        raise fail(f"expected a valid cron string, got {expr!r} ({exc})") from None

@@ -1,0 +1,208 @@
+"""Client for the ClinicalTrials.gov API v2: batched fetches, a freshness gate, polite retries."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from monitor import __version__
+from monitor.config import RegistrySettings
+from monitor.errors import RegistryError
+
+USER_AGENT = (f"ctmonitor/{__version__} (ClinicalTrials.gov change monitor; "
+              "+https://github.com/ctmonitor/ctmonitor)")
+MAX_URL_BYTES = 6000
+PAGE_SIZE = 1000
+MAX_BACKOFF_SECONDS = 120.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class SingleResult:
+    """What GET /studies/{id} said about one id: the record, or that it is gone."""
+
+    nct_id: str
+    record: dict[str, Any] | None
+    alias_of: str | None = None
+    rejected: str | None = None
+
+
+class RegistryClient:
+    """Speaks API v2; counts its requests; paces, retries and backs off on its own.
+
+    sleep and clock come in from outside so tests run without waiting.
+    """
+
+    def __init__(self, settings: RegistrySettings, session: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.sleep = sleep
+        self.clock = clock
+        self.requests = 0
+        self._last_request: float | None = None
+
+    # -- endpoints -----------------------------------------------------------------------
+    def data_timestamp(self) -> str | None:
+        """GET /version: the registry's dataTimestamp, which moves once per refresh."""
+        answer = self._json(self.get("/version", what="the registry version"), "/version")
+        return answer.get("dataTimestamp") if isinstance(answer, dict) else None
+
+    def fetch_batches(self, ids: list[str]) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+        """Yield (ids asked, studies on one page) for every page of every batch.
+
+        A batch the registry rejects with 400 is split in halves until the bad id stands
+        alone, so one bad id never sinks the rest; a lone rejected id yields no studies.
+        """
+        for batch in self.batches(ids):
+            yield from self._fetch_batch(batch)
+
+    def fetch_one(self, nct_id: str) -> SingleResult:
+        """GET /studies/{id}: 404 is "not in the registry", a 301 names the id's new home."""
+        response = self.get(f"/studies/{nct_id}", what=nct_id, allow=(400, 404))
+        if response.status_code == 404:
+            return SingleResult(nct_id, None)
+        if response.status_code == 400:
+            return SingleResult(nct_id, None, rejected=_short(response.text))
+        record = self._json(response, nct_id)
+        found = record.get("protocolSection", {}).get("identificationModule", {}).get("nctId")
+        moved = any(r.status_code in (301, 308) for r in response.history)
+        alias = found if moved and found and found != nct_id else None
+        return SingleResult(nct_id, record, alias_of=alias)
+
+    # -- batching ------------------------------------------------------------------------
+    def batches(self, ids: list[str]) -> Iterator[list[str]]:
+        """Cut ids into batches whose request URL stays under MAX_URL_BYTES."""
+        budget = MAX_URL_BYTES - len(self.studies_url([], None))
+        batch: list[str] = []
+        used = 0
+        for nct in ids:
+            if batch and used + len(nct) + 1 > budget:
+                yield batch
+                batch, used = [], 0
+            batch.append(nct)
+            used += len(nct) + 1
+        if batch:
+            yield batch
+
+    def studies_url(self, ids: list[str], token: str | None) -> str:
+        """The /studies URL for one page; commas stay unescaped so more ids fit a URL."""
+        query = f"filter.ids={','.join(ids)}&pageSize={PAGE_SIZE}"
+        if token:
+            query += "&pageToken=" + requests.utils.quote(token, safe="")
+        return f"{self.settings.base_url}/studies?{query}"
+
+    def _fetch_batch(self, batch: list[str]) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+        token: str | None = None
+        while True:
+            url = self.studies_url(batch, token)
+            response = self.request(url, what=_count(batch), allow=(400,))
+            if response.status_code == 400:
+                if len(batch) == 1:
+                    yield batch, []
+                    return
+                half = len(batch) // 2
+                yield from self._fetch_batch(batch[:half])
+                yield from self._fetch_batch(batch[half:])
+                return
+            page = self._json(response, _count(batch))
+            studies = page.get("studies") or [] if isinstance(page, dict) else None
+            if studies is None or not isinstance(studies, list):
+                raise RegistryError(f"registry: unexpected answer fetching {_count(batch)}")
+            yield batch, studies
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    # -- transport -----------------------------------------------------------------------
+    def get(self, path: str, what: str, allow: tuple[int, ...] = ()) -> requests.Response:
+        return self.request(self.settings.base_url + path, what, allow)
+
+    def request(self, url: str, what: str, allow: tuple[int, ...] = ()) -> requests.Response:
+        """GET url, retrying connection errors, timeouts, 429 and 5xx with backoff."""
+        attempts = self.settings.retries + 1
+        for attempt in range(1, attempts + 1):
+            self._pace()
+            self.requests += 1
+            try:
+                response = self.session.get(url, timeout=self.settings.timeout)
+            except requests.Timeout:
+                problem, wait = f"timed out after {self.settings.timeout:g} s", None
+            except requests.RequestException as exc:
+                problem, wait = f"cannot connect ({_reason(exc)})", None
+            else:
+                if response.ok or response.status_code in allow:
+                    return response
+                if response.status_code not in RETRY_STATUSES:
+                    raise RegistryError(f"registry: HTTP {response.status_code} fetching {what}: "
+                                        f"{_short(response.text)}")
+                problem = f"HTTP {response.status_code}"
+                wait = retry_after(response.headers.get("Retry-After"))
+            if attempt == attempts:
+                raise RegistryError(f"registry: {problem} fetching {what} "
+                                    f"({attempts} attempts)")
+            self.sleep(self._backoff(attempt, wait))
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, retry_after_s: float | None) -> float:
+        if retry_after_s is not None:
+            return min(retry_after_s, MAX_BACKOFF_SECONDS)
+        ceiling = min(self.settings.backoff * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _pace(self) -> None:
+        if self.settings.rate_limit <= 0:
+            return
+        gap = 1.0 / self.settings.rate_limit
+        now = self.clock()
+        if self._last_request is not None and now - self._last_request < gap:
+            self.sleep(gap - (now - self._last_request))
+            now = self.clock()
+        self._last_request = now
+
+    @staticmethod
+    def _json(response: requests.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise RegistryError(f"registry: answer for {what} is not JSON") from None
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _count(ids: list[str]) -> str:
+    return ids[0] if len(ids) == 1 else f"{len(ids)} trials"
+
+
+def _short(text: str, limit: int = 120) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "No route to host",
+                   "Temporary failure in name resolution", "Connection reset"):
+        if marker in text:
+            return marker.lower()
+    return type(exc).__name__

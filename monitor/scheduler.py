@@ -1,0 +1,135 @@
+"""The daemon: APScheduler calls one check on the configured cron schedule until a signal.
+
+A daemon lock keeps a second daemon off the store; each check takes the writer lock, so a
+manual check and a scheduled one never write at once. SIGTERM / SIGINT stop between two
+trials (each trial's version is one transaction), deliver what can be delivered, exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from monitor import health
+from monitor.config import Settings
+from monitor.errors import MonitorError, StoreBusy
+from monitor.registry import RegistryClient
+from monitor.runner import run_check
+from notifiers.base import Environment
+from notifiers.delivery import Courier, build_notifiers
+from snapshots.store import Store
+
+log = logging.getLogger("ctmonitor")
+STALENESS_EVERY_MINUTES = 10
+
+
+def trigger(settings: Settings) -> CronTrigger:
+    return CronTrigger.from_crontab(settings.monitor.schedule,
+                                    timezone=ZoneInfo(settings.monitor.timezone))
+
+
+class Daemon:
+    """Runs checks for the scheduler; stop() asks the running check to end between trials."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.stopping = threading.Event()
+        self.courier = Courier(store, build_notifiers(settings, Environment()),
+                               settings.max_attempts)
+
+    def check(self) -> None:
+        """One scheduled check; every outcome is logged, none escapes to the scheduler."""
+        try:
+            self.check_now()
+        except StoreBusy as exc:
+            log.warning("check skipped: %s", exc)
+        except MonitorError as exc:
+            log.error("check failed: %s", exc)
+        except Exception:  # the daemon must outlive any one check
+            log.exception("check crashed")
+
+    def check_now(self) -> None:
+        """One check under the writer lock; errors are the caller's."""
+        if self.stopping.is_set():
+            return
+        with self.store.writer_lock():
+            client = RegistryClient(self.settings.registry)
+            result = run_check(self.settings, self.store, client, self.courier,
+                               should_stop=self.stopping.is_set)
+        log.info(result.summary())
+
+    def watch(self) -> None:
+        """Between checks: the staleness alert and retries of waiting deliveries."""
+        try:
+            with self.store.writer_lock():
+                health.review_staleness(self.settings, self.store)
+                self.courier.deliver()
+        except MonitorError as exc:
+            log.warning("watch skipped: %s", exc)
+
+    def stop(self, signum: int, _frame: Any) -> None:
+        log.info("received %s: stopping after the current trial", signal.Signals(signum).name)
+        self.stopping.set()
+
+
+def run_daemon(settings: Settings, now: bool = False) -> int:
+    """Run until SIGTERM or SIGINT; a check at start when now is true."""
+    store = Store.open(settings.store_path)
+    try:
+        with store.daemon_lock():
+            return _serve(Daemon(settings, store), settings, now)
+    finally:
+        store.close()
+
+
+def _serve(daemon: Daemon, settings: Settings, now: bool) -> int:
+    """The check at start runs before the schedule, so a registry that cannot be reached
+    at start (a wrong base_url, no network) is one line and a non-zero exit, not a daemon
+    that fails quietly. Later failures are logged and alerted; the daemon goes on.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, daemon.stop)
+    if now:
+        daemon.check_now()
+    scheduler = BackgroundScheduler(
+        timezone=ZoneInfo(settings.monitor.timezone),
+        job_defaults={"coalesce": True, "max_instances": 1,
+                      "misfire_grace_time": settings.monitor.misfire_grace})
+    scheduler.add_job(daemon.check, trigger(settings), id="check",
+                      jitter=settings.monitor.jitter or None)
+    scheduler.add_job(daemon.watch, "interval", minutes=STALENESS_EVERY_MINUTES, id="watch")
+    scheduler.start()
+    log.info("ctmonitor daemon started: %d trials, schedule %r (%s), next check %s",
+             len(settings.trial_ids), settings.monitor.schedule, settings.monitor.timezone,
+             scheduler.get_job("check").next_run_time)
+    while not daemon.stopping.wait(1.0):
+        pass
+    scheduler.shutdown(wait=True)
+    log.info("ctmonitor daemon stopped")
+    return 0
+
+
+def status_report(settings: Settings, store: Store) -> dict[str, Any]:
+    """What `ctmonitor status` shows."""
+    last = store.last_checks(1)
+    counts = store.delivery_counts()
+    rows = store.trial_rows(settings.trial_ids)
+    next_run = trigger(settings).get_next_fire_time(None, datetime.now(UTC))
+    daemon = store.lock_holder("daemon")
+    return {
+        "daemon": f"running (pid {daemon})" if daemon else "not running",
+        "last_check": (f"{last[0]['finished_at']}: {last[0]['outcome']}, "
+                       f"{last[0]['requests']} requests; {last[0]['detail']}") if last else None,
+        "next_scheduled_check": next_run.isoformat() if next_run else None,
+        "failing_trials": [f"{r['nct_id']}: {r['last_error']}" for r in rows if r["last_error"]],
+        "failed_deliveries": counts.get("failed", 0),
+        "deliveries_waiting_to_retry": counts.get("pending", 0),
+    }

@@ -1,0 +1,53 @@
+"""track / untrack: edit [trials].ids in the config file with tomlkit, keeping comments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+
+from monitor.config import NCT_ID
+from monitor.errors import ConfigError
+
+
+def parse_ids(values: list[str]) -> list[str]:
+    """Upper-cased NCT ids, or a ConfigError naming the first malformed one."""
+    ids = []
+    for value in values:
+        nct = value.strip().upper()
+        if not NCT_ID.match(nct):
+            raise ConfigError(f"{value!r} is not an NCT id (expected NCT followed by 8 digits)")
+        ids.append(nct)
+    return ids
+
+
+def edit_ids(path: Path, add: list[str] | None = None,
+             remove: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Add and remove ids in the file; return (changed ids, ids that needed no change)."""
+    try:
+        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except TOMLKitError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    trials = doc.setdefault("trials", tomlkit.table())
+    ids = trials.setdefault("ids", tomlkit.array())
+    current = [str(i) for i in ids]
+    changed, unchanged = [], []
+    for nct in add or []:
+        (unchanged if nct in current else changed).append(nct)
+        if nct not in current:
+            ids.append(nct)
+            current.append(nct)
+    for nct in remove or []:
+        if nct in current:
+            del ids[current.index(nct)]
+            current.remove(nct)
+            changed.append(nct)
+        else:
+            unchanged.append(nct)
+    if len(ids) > 3:
+        ids.multiline(True)
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    return changed, unchanged

@@ -1,0 +1,9 @@
+"""Alert channels, one class per type, kept in one table keyed by type."""
+
+from notifiers.base import Notifier
+from notifiers.console import ConsoleNotifier
+from notifiers.webhook import WebhookNotifier
+
+NOTIFIERS: dict[str, type[Notifier]] = {
+    c.kind: c for c in (ConsoleNotifier, WebhookNotifier)
+}

@@ -1,0 +1,76 @@
+"""What every channel shares: its declared config fields, its limits, and how it is sent."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TextIO
+
+import requests
+
+from monitor.config import ChannelSettings, Field
+from monitor.errors import ConfigError, DeliveryError
+
+Fail = Callable[[str, str], ConfigError]
+HTTP_TIMEOUT_SECONDS = 15.0
+
+
+@dataclass
+class Environment:
+    """The outside world a channel talks to, passed in so tests can swap it."""
+
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    session: requests.Session = field(default_factory=requests.Session)
+    http_timeout: float = HTTP_TIMEOUT_SECONDS
+
+
+class RetryableDelivery(DeliveryError):
+    """The channel refused for now; retry_after (seconds) is its own hint, if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Notifier:
+    """One configured channel. Subclasses declare kind, fields and limits, and send."""
+
+    kind: ClassVar[str] = ""
+    fields: ClassVar[dict[str, Field]] = {}
+
+    def __init__(self, settings: ChannelSettings, env: Environment) -> None:
+        self.settings = settings
+        self.env = env
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @classmethod
+    def check_options(cls, values: dict[str, Any], fail: Fail) -> dict[str, Any]:
+        """Validate the type's own keys when the config loads; return the options kept."""
+        return values
+
+    def send(self, messages: list[dict[str, Any]], key: str) -> str:
+        """Deliver messages (webhook payloads) as one message; return what the channel said.
+
+        Raise RetryableDelivery when it did not accept them.
+        """
+        raise NotImplementedError
+
+    def post_json(self, url: str, body: Any, headers: dict[str, str] | None = None) -> str:
+        """POST JSON; 2xx is accepted, anything else raises RetryableDelivery."""
+        from monitor.registry import retry_after
+
+        try:
+            response = self.env.session.post(url, json=body, headers=headers or {},
+                                             timeout=self.env.http_timeout)
+        except requests.Timeout:
+            raise RetryableDelivery(f"timed out after {self.env.http_timeout:g} s") from None
+        except requests.RequestException as exc:
+            raise RetryableDelivery(f"cannot connect ({type(exc).__name__})") from None
+        if not 200 <= response.status_code < 300:
+            raise RetryableDelivery(f"HTTP {response.status_code}",
+                                    retry_after(response.headers.get("Retry-After")))
+        return f"HTTP {response.status_code}"

@@ -1,0 +1,21 @@
+"""The console channel: alerts printed to standard output, grouped by trial."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from notifiers.base import Notifier
+from notifiers.render import message_lines
+
+
+class ConsoleNotifier(Notifier):
+    """Print each alert as plain lines, most severe change first."""
+
+    kind = "console"
+
+    def send(self, messages: list[dict[str, Any]], key: str) -> str:
+        for message in messages:
+            for line in message_lines(message):
+                print(line, file=self.env.stdout)
+        self.env.stdout.flush()
+        return "printed"

@@ -1,0 +1,30 @@
+"""The webhook channel: the INTERFACE.md payload POSTed as JSON with an Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.config import Field
+from notifiers.base import Fail, Notifier
+
+
+class WebhookNotifier(Notifier):
+    """POST one JSON payload per trial version (a digest posts {"digest": [...]})."""
+
+    kind = "webhook"
+    fields = {"url": Field(str, required=True, expect="an http(s) URL"),
+              "headers": Field(dict, {}, expect="a table of header names to strings")}
+
+    @classmethod
+    def check_options(cls, values: dict[str, Any], fail: Fail) -> dict[str, Any]:
+        if not values["url"].startswith(("http://", "https://")):
+            raise fail("url", "expected an http(s) URL")
+        for name, value in values["headers"].items():
+            if not isinstance(value, str):
+                raise fail(f"headers.{name}", f"expected a string, got {value!r}")
+        return values
+
+    def send(self, messages: list[dict[str, Any]], key: str) -> str:
+        body: Any = messages[0] if len(messages) == 1 else {"event": "digest", "alerts": messages}
+        headers = {**self.settings.options["headers"], "Idempotency-Key": key}
+        return self.post_json(self.settings.options["url"], body, headers)

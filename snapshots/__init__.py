@@ -1,0 +1,1 @@
+"""Turn registry records into snapshots, store every version, and diff them."""

@@ -1,0 +1,183 @@
+"""diff(old, new) -> change events: deepdiff finds what differs, the rules table words it.
+
+Only the modules that differ are compared (a plain equality test skips the rest), lists
+are matched by identity (snapshots.keyed), and each changed path is handed to the most
+specific rule in snapshots.rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from monitor.config import CATEGORIES
+from snapshots import wording
+from snapshots.events import ChangeEvent
+from snapshots.keyed import KeyedList, Path, keyed, unkeyed
+from snapshots.normalise import normalise
+from snapshots.rules import Change, is_unit, rule_for
+
+MISSING = object()
+
+
+def compare_records(old_record: Any, new_record: Any) -> list[ChangeEvent]:
+    """Change events between two raw API v2 study records."""
+    return diff(normalise(old_record).data, normalise(new_record).data)
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> list[ChangeEvent]:
+    """Change events between two normalised snapshots, most important category first."""
+    nct_id = _nct_id(new) or _nct_id(old) or ""
+    events: list[ChangeEvent] = []
+    for prefix, a, b in _differing_parts(old, new):
+        ka, kb = _keyed_part(a, prefix), _keyed_part(b, prefix)
+        units: dict[Path, None] = {}
+        for path in _changed_paths(ka, kb, prefix):
+            for leaf in _expand(path, ka, kb, len(prefix)):
+                units[_unit_of(leaf)] = None
+        for unit in units:
+            event = _event(nct_id, unit, ka, kb, prefix, old, new)
+            if event is not None:
+                events.append(event)
+    return sorted(events, key=_reading_order)
+
+
+KEY_FIELDS = ("overallStatus", "whyStopped", "lastKnownStatus", "hasResults",
+              "resultsFirstPostDate", "startDate", "startDateType", "primaryCompletionDate",
+              "primaryCompletionDateType", "completionDate", "completionDateType",
+              "enrollmentCount", "enrollmentType")
+CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
+FIELD_ORDER = {f: i for i, f in enumerate(KEY_FIELDS)}
+
+
+def _reading_order(event: ChangeEvent) -> tuple[int, int, int, str]:
+    """Category, then the key fields as a clinician reads them, then most severe first."""
+    return (CATEGORY_ORDER[event.category], FIELD_ORDER.get(event.field, len(KEY_FIELDS)),
+            -event.rank, event.path)
+
+
+def _nct_id(snapshot: dict[str, Any]) -> str | None:
+    return snapshot.get("protocolSection", {}).get("identificationModule", {}).get("nctId")
+
+
+def _differing_parts(old: dict[str, Any], new: dict[str, Any]) -> Iterator[tuple[Path, Any, Any]]:
+    """(path, old, new) for each protocol module or other top-level key that differs."""
+    for key in {**old, **new}:
+        a, b = old.get(key, MISSING), new.get(key, MISSING)
+        if a == b:
+            continue
+        if key == "protocolSection" and isinstance(a, dict) and isinstance(b, dict):
+            for module in {**a, **b}:
+                ma, mb = a.get(module, MISSING), b.get(module, MISSING)
+                if ma != mb:
+                    yield (key, module), ma, mb
+        else:
+            yield (key,), a, b
+
+
+def _keyed_part(value: Any, prefix: Path) -> dict[str, Any]:
+    """The part as a one-branch tree rooted like the snapshot, lists keyed."""
+    tree: Any = {} if value is MISSING else {prefix[-1]: keyed(value, prefix)}
+    for name in reversed(prefix[:-1]):
+        tree = {name: tree}
+    return tree
+
+
+def _changed_paths(a: dict[str, Any], b: dict[str, Any], prefix: Path) -> Iterator[Path]:
+    found = DeepDiff(a, b, view="tree")
+    for levels in found.values():
+        for level in levels:
+            path = tuple(str(p) for p in level.path(output_format="list"))
+            yield path if len(path) >= len(prefix) else prefix
+
+
+def _expand(path: Path, a: Any, b: Any, floor: int) -> Iterator[Path]:
+    """Split an added or removed container into the values below it, down to rule units."""
+    old, new = _get(a, path), _get(b, path)
+    if len(path) >= floor and is_unit(path):
+        yield path
+        return
+    if isinstance(old, dict) or isinstance(new, dict):
+        olds = old if isinstance(old, dict) else {}
+        news = new if isinstance(new, dict) else {}
+        if isinstance(old, dict) != isinstance(new, dict) and (old is not MISSING and new is not MISSING):
+            yield path
+            return
+        for key in {**olds, **news}:
+            if olds.get(key, MISSING) != news.get(key, MISSING):
+                yield from _expand(path + (key,), a, b, floor)
+        return
+    yield path
+
+
+def _unit_of(path: Path) -> Path:
+    rule = rule_for(path)
+    return path[: len(rule.pattern)] if rule.unit else path
+
+
+def _get(tree: Any, path: Path) -> Any:
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return MISSING
+        tree = tree[key]
+    return tree
+
+
+def _event(nct_id: str, unit: Path, a: dict[str, Any], b: dict[str, Any], prefix: Path,
+           old_record: dict[str, Any], new_record: dict[str, Any]) -> ChangeEvent | None:
+    rule = rule_for(unit)
+    if rule.category is None:
+        return None
+    if _get(a, unit) == _get(b, unit):
+        return None
+    old, new = _record_value(_get(a, unit)), _record_value(_get(b, unit))
+    keys = _key_positions(unit, a, b)
+    field = rule.field or next((p for i, p in reversed(list(enumerate(unit))) if i not in keys),
+                               unit[-1])
+    change = Change(_render(unit, keys), old, new, _context(unit, keys, a, b),
+                    old_record, new_record)
+    label = rule.label or wording.label_of(field)
+    summary = (rule.summary or _generic)(change, label)
+    days = wording.days_between(old, new) if rule.days else None
+    return ChangeEvent(nct_id, rule.category, field, change.where, old, new,
+                       rule.severity_of(change), summary, days)
+
+
+def _generic(change: Change, label: str) -> str:
+    from snapshots.rules import generic
+
+    return generic(change, label)
+
+
+def _record_value(value: Any) -> Any:
+    return None if value is MISSING else unkeyed(value)
+
+
+def _key_positions(path: Path, a: Any, b: Any) -> set[int]:
+    """Which elements of path are list-item identities rather than field names."""
+    positions = set()
+    for i in range(len(path)):
+        if isinstance(_get(a, path[:i]), KeyedList) or isinstance(_get(b, path[:i]), KeyedList):
+            positions.add(i)
+    return positions
+
+
+def _render(path: Path, keys: set[int]) -> str:
+    text = ""
+    for i, part in enumerate(path):
+        text += f"[{part}]" if i in keys else (f".{part}" if text else part)
+    return text
+
+
+def _context(path: Path, keys: set[int], a: Any, b: Any) -> str:
+    """" (Mayo Clinic, Rochester, United States)" for values inside a list item."""
+    names = []
+    for i in sorted(keys):
+        if i == len(path) - 1:
+            continue
+        item = _get(b, path[: i + 1])
+        item = _get(a, path[: i + 1]) if item is MISSING else item
+        names.append(wording.show(_record_value(item)))
+    return f" ({'; '.join(names)})" if names else ""

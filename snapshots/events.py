@@ -1,0 +1,76 @@
+"""The change event: one thing that changed in a trial, as scripts and people read it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from snapshots.wording import clip
+
+SEVERITY_RANK = {"minor": 0, "notable": 1, "critical": 2}
+DATE_FIELDS = frozenset({"startDate", "primaryCompletionDate", "completionDate"})
+MAX_VALUE_CHARS = 4000
+SUMMARY_EVENTS = 2
+SUMMARY_CHARS = 110
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A change event as INTERFACE.md defines it; days only for the key dates."""
+
+    nct_id: str
+    category: str
+    field: str
+    path: str
+    old: Any
+    new: Any
+    severity: str
+    summary: str
+    days: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"nct_id": self.nct_id, "category": self.category, "field": self.field,
+                "path": self.path, "old": _bounded(self.old), "new": _bounded(self.new),
+                "severity": self.severity, "summary": self.summary}
+        if self.field in DATE_FIELDS:
+            data["days"] = self.days
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChangeEvent:
+        return cls(data["nct_id"], data["category"], data["field"], data["path"], data["old"],
+                   data["new"], data["severity"], data["summary"], data.get("days"))
+
+    @property
+    def rank(self) -> int:
+        return SEVERITY_RANK[self.severity]
+
+
+def _bounded(value: Any) -> Any:
+    """Values too large for an alert (a whole results module) are replaced by a note."""
+    if isinstance(value, dict | list):
+        size = len(json.dumps(value, ensure_ascii=False))
+        if size > MAX_VALUE_CHARS:
+            return f"<{size} characters, see the stored snapshot>"
+    return value
+
+
+def wanted(events: list[ChangeEvent], categories: tuple[str, ...] | None,
+           min_severity: str) -> list[ChangeEvent]:
+    """The events of the given categories (None: all) at min_severity or above."""
+    floor = SEVERITY_RANK[min_severity]
+    return [e for e in events
+            if (categories is None or e.category in categories) and e.rank >= floor]
+
+
+def one_line(events: list[ChangeEvent]) -> str:
+    """A history line: the most severe events' summaries, or why there are none."""
+    if not events:
+        return "no material change (registry bookkeeping only)"
+    fields = {e.field for e in events}
+    shown = [e for e in sorted(events, key=lambda e: -e.rank)
+             if not (e.field == "whyStopped" and "overallStatus" in fields)][:SUMMARY_EVENTS]
+    more = len(events) - len(shown)
+    return "; ".join(clip(e.summary, SUMMARY_CHARS) for e in shown) + (
+        f"; +{more} more" if more > 0 else "")

@@ -1,0 +1,76 @@
+"""Normalise an API v2 study record into the snapshot a version is made of.
+
+The snapshot keeps what users care about and leaves out derivedSection, which the
+registry rewrites on every weekday refresh (versionHolder, MeSH trees and their order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.errors import RecordError
+
+KEPT_SECTIONS = ("protocolSection", "hasResults", "resultsSection", "annotationSection",
+                 "documentSection")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A normalised record, its canonical JSON and the hash that decides if it is new."""
+
+    nct_id: str
+    data: dict[str, Any]
+    canonical: str
+    hash: str
+
+    @property
+    def status(self) -> str | None:
+        return self.data["protocolSection"].get("statusModule", {}).get("overallStatus")
+
+    @property
+    def title(self) -> str | None:
+        return self.data["protocolSection"].get("identificationModule", {}).get("briefTitle")
+
+    @property
+    def last_update(self) -> str | None:
+        status = self.data["protocolSection"].get("statusModule", {})
+        return (status.get("lastUpdatePostDateStruct") or {}).get("date")
+
+
+def normalise(record: Any) -> Snapshot:
+    """Project a study record onto KEPT_SECTIONS; raise RecordError if it is not one."""
+    nct_id = record_id(record)
+    data = {key: record[key] for key in KEPT_SECTIONS if key in record}
+    data.setdefault("hasResults", "resultsSection" in record)
+    return from_data(nct_id, data)
+
+
+def from_data(nct_id: str, data: dict[str, Any]) -> Snapshot:
+    """Rebuild a Snapshot from stored normalised data."""
+    canonical = canonical_json(data)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return Snapshot(nct_id, data, canonical, digest)
+
+
+def record_id(record: Any) -> str:
+    """The NCT id of an API v2 study record, or a RecordError saying why it is not one."""
+    if isinstance(record, list):
+        raise RecordError("not a study record: a JSON array (an export of several studies?)")
+    if not isinstance(record, dict):
+        raise RecordError(f"not a study record: a JSON {type(record).__name__}")
+    if "studies" in record:
+        raise RecordError("not a study record: a search page (has 'studies')")
+    protocol = record.get("protocolSection")
+    if not isinstance(protocol, dict):
+        raise RecordError("not a study record: no protocolSection")
+    nct_id = protocol.get("identificationModule", {}).get("nctId")
+    if not isinstance(nct_id, str) or not nct_id:
+        raise RecordError("not a study record: no protocolSection.identificationModule.nctId")
+    return nct_id
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

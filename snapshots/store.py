@@ -1,0 +1,415 @@
+"""The snapshot store: trials, every version, check runs and the delivery outbox.
+
+SQLAlchemy Core on SQLite (WAL) by default, so that a server database can take its place
+without rewriting the queries. Each new version is written in one transaction together
+with its events and its outbox rows: a crash keeps what was committed and no half version.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text,
+    UniqueConstraint, create_engine, event, func, insert, select, update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.errors import StoreBusy, StoreError
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text))
+
+trials = Table(
+    "trials", metadata,
+    Column("nct_id", String, primary_key=True),
+    Column("added_at", String, nullable=False),
+    Column("alias_of", String),
+    Column("missing_since", String),
+    Column("last_checked_at", String),
+    Column("last_error", Text),
+    Column("latest_version", Integer, nullable=False, default=0),
+    Column("latest_hash", String),
+    Column("latest_status", String),
+    Column("title", Text),
+)
+
+versions = Table(
+    "versions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("nct_id", String, ForeignKey("trials.nct_id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("fetched_at", String, nullable=False),
+    Column("last_update", String),
+    Column("data_timestamp", String),
+    Column("hash", String, nullable=False),
+    Column("status", String),
+    Column("snapshot", LargeBinary, nullable=False),
+    Column("events", Text, nullable=False, default="[]"),
+    Column("summary", Text, nullable=False, default=""),
+    UniqueConstraint("nct_id", "number"),
+)
+
+checks = Table(
+    "checks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", String, nullable=False),
+    Column("finished_at", String),
+    Column("requests", Integer, nullable=False, default=0),
+    Column("outcome", String, nullable=False, default="running"),
+    Column("data_timestamp", String),
+    Column("detail", Text),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("nct_id", String),
+    Column("version", Integer),
+    Column("idempotency_key", String, nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("status", String, nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False, default=0.0),
+    Column("last_error", Text),
+    Column("created_at", String, nullable=False),
+    Column("delivered_at", String),
+)
+Index("outbox_by_status", outbox.c.status, outbox.c.channel)
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored version of a trial; data is None when only the listing was asked for."""
+
+    nct_id: str
+    number: int
+    fetched_at: str
+    last_update: str | None
+    data_timestamp: str | None
+    hash: str
+    status: str | None
+    events: list[dict[str, Any]]
+    summary: str
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    channel: str
+    kind: str
+    nct_id: str | None
+    version: int | None
+    idempotency_key: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Store:
+    """Load, save and list snapshots; the only module that speaks SQL."""
+
+    def __init__(self, engine: Engine, path: Path | None = None) -> None:
+        self.engine = engine
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating if needed) the SQLite store at path."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(f"sqlite:///{path}")
+            event.listen(engine, "connect", _sqlite_pragmas)
+            store = cls(engine, path)
+            store._migrate()
+        except (OSError, SQLAlchemyError) as exc:
+            raise StoreError(f"store {path}: cannot open: {_reason(exc)}") from None
+        return store
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as conn:
+            metadata.create_all(conn)
+            found = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar()
+            if found is None:
+                conn.execute(insert(meta).values(key="schema", value=str(SCHEMA_VERSION)))
+            elif int(found) > SCHEMA_VERSION:
+                raise StoreError(f"store schema {found} is newer than this ctmonitor "
+                                 f"({SCHEMA_VERSION}); upgrade ctmonitor")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store: {_reason(exc)}") from None
+
+    @contextmanager
+    def writer_lock(self, wait: bool = False) -> Iterator[None]:
+        """Hold the one-writer lock of this store (a daemon's check or a manual check)."""
+        with _hold(self._lock_file("lock"), wait, "checking it"):
+            yield
+
+    @contextmanager
+    def daemon_lock(self) -> Iterator[None]:
+        """Hold the lock that says a daemon runs on this store."""
+        with _hold(self._lock_file("daemon"), False, "running as a daemon on it"):
+            yield
+
+    def lock_holder(self, kind: str = "daemon") -> int | None:
+        """The pid holding a lock ("daemon" or "lock"), or None when nobody does."""
+        path = self._lock_file(kind)
+        if path is None or not path.exists():
+            return None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        finally:
+            os.close(fd)
+        return None
+
+    def _lock_file(self, kind: str) -> Path | None:
+        return None if self.path is None else self.path.with_name(f"{self.path.name}.{kind}")
+
+    # -- meta ----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self.transaction() as conn:
+            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str | None, conn: Connection | None = None) -> None:
+        with self._conn(conn) as c:
+            c.execute(meta.delete().where(meta.c.key == key))
+            if value is not None:
+                c.execute(insert(meta).values(key=key, value=value))
+
+    @contextmanager
+    def _conn(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.transaction() as c:
+                yield c
+
+    # -- trials --------------------------------------------------------------------------
+    def ensure_trials(self, ids: Iterable[str]) -> None:
+        with self.transaction() as conn:
+            known = set(conn.execute(select(trials.c.nct_id)).scalars())
+            rows = [{"nct_id": i, "added_at": utcnow(), "latest_version": 0}
+                    for i in ids if i not in known]
+            if rows:
+                conn.execute(insert(trials), rows)
+
+    def trial_rows(self, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        query = select(trials)
+        if ids is not None:
+            query = query.where(trials.c.nct_id.in_(list(ids)))
+        with self.transaction() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def latest_hashes(self, ids: list[str]) -> dict[str, str | None]:
+        with self.transaction() as conn:
+            rows = conn.execute(select(trials.c.nct_id, trials.c.latest_hash)
+                                .where(trials.c.nct_id.in_(ids)))
+            return {r.nct_id: r.latest_hash for r in rows}
+
+    def mark_checked(self, ids: list[str], when: str, error: str | None = None) -> None:
+        if not ids:
+            return
+        with self.transaction() as conn:
+            conn.execute(update(trials).where(trials.c.nct_id.in_(ids))
+                         .values(last_checked_at=when, last_error=error, missing_since=None))
+
+    def mark_failed(self, nct_id: str, error: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(update(trials).where(trials.c.nct_id == nct_id)
+                         .values(last_error=error))
+
+    def mark_missing(self, nct_id: str, when: str, outbox_rows: list[dict[str, Any]]) -> bool:
+        """Mark a trial as not in the registry; True (and queue the alert) the first time."""
+        with self.transaction() as conn:
+            since = conn.execute(select(trials.c.missing_since)
+                                 .where(trials.c.nct_id == nct_id)).scalar()
+            conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
+                missing_since=since or when, last_checked_at=when,
+                last_error="not in the registry"))
+            if since is None and outbox_rows:
+                conn.execute(insert(outbox), outbox_rows)
+            return since is None
+
+    def set_alias(self, nct_id: str, alias_of: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(alias_of=alias_of))
+
+    # -- versions ------------------------------------------------------------------------
+    def add_version(self, nct_id: str, snapshot_json: str, hash_: str, status: str | None,
+                    title: str | None, last_update: str | None, data_timestamp: str | None,
+                    events: list[dict[str, Any]], summary: str,
+                    outbox_for: Callable[[int], list[dict[str, Any]]] | None = None) -> int:
+        """Store a new version with its events and outbox rows in one transaction.
+
+        outbox_for(number) builds the alerts of the version once its number is known.
+        """
+        now = utcnow()
+        with self.transaction() as conn:
+            number = (conn.execute(select(trials.c.latest_version)
+                                   .where(trials.c.nct_id == nct_id)).scalar() or 0) + 1
+            conn.execute(insert(versions).values(
+                nct_id=nct_id, number=number, fetched_at=now, last_update=last_update,
+                data_timestamp=data_timestamp, hash=hash_, status=status,
+                snapshot=zlib.compress(snapshot_json.encode("utf-8")),
+                events=json.dumps(events, ensure_ascii=False), summary=summary))
+            conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
+                latest_version=number, latest_hash=hash_, latest_status=status, title=title,
+                last_checked_at=now, last_error=None, missing_since=None))
+            rows = outbox_for(number) if outbox_for else []
+            if rows:
+                conn.execute(insert(outbox), rows)
+        return number
+
+    def versions(self, nct_id: str) -> list[Version]:
+        cols = [c for c in versions.c if c.name != "snapshot"]
+        with self.transaction() as conn:
+            rows = conn.execute(select(*cols).where(versions.c.nct_id == nct_id)
+                                .order_by(versions.c.number))
+            return [_version(r._mapping) for r in rows]
+
+    def version(self, nct_id: str, number: int | None = None) -> Version | None:
+        """One version with its snapshot data; the latest when number is None."""
+        query = select(versions).where(versions.c.nct_id == nct_id)
+        query = (query.where(versions.c.number == number) if number is not None
+                 else query.order_by(versions.c.number.desc()).limit(1))
+        with self.transaction() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        data = json.loads(zlib.decompress(row.snapshot).decode("utf-8"))
+        return _version(row._mapping, data)
+
+    # -- checks --------------------------------------------------------------------------
+    def begin_check(self) -> int:
+        with self.transaction() as conn:
+            return int(conn.execute(insert(checks).values(started_at=utcnow())).inserted_primary_key[0])
+
+    def finish_check(self, check_id: int, outcome: str, requests: int,
+                     data_timestamp: str | None, detail: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(update(checks).where(checks.c.id == check_id).values(
+                finished_at=utcnow(), outcome=outcome, requests=requests,
+                data_timestamp=data_timestamp, detail=detail))
+
+    def last_checks(self, limit: int = 1) -> list[dict[str, Any]]:
+        with self.transaction() as conn:
+            rows = conn.execute(select(checks).where(checks.c.outcome != "running")
+                                .order_by(checks.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    def last_success(self) -> dict[str, Any] | None:
+        with self.transaction() as conn:
+            row = conn.execute(select(checks).where(checks.c.outcome.in_(("ok", "fresh")))
+                               .order_by(checks.c.id.desc()).limit(1)).first()
+            return dict(row._mapping) if row else None
+
+    # -- outbox --------------------------------------------------------------------------
+    def enqueue(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            with self.transaction() as conn:
+                conn.execute(insert(outbox).prefix_with("OR IGNORE"), rows)
+
+    def due(self, now: float) -> list[OutboxItem]:
+        query = (select(outbox).where(outbox.c.status == "pending",
+                                      outbox.c.next_attempt_at <= now).order_by(outbox.c.id))
+        with self.transaction() as conn:
+            return [OutboxItem(r.id, r.channel, r.kind, r.nct_id, r.version, r.idempotency_key,
+                               json.loads(r.payload), r.attempts) for r in conn.execute(query)]
+
+    def mark_delivered(self, ids: list[int]) -> None:
+        with self.transaction() as conn:
+            conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
+                status="done", delivered_at=utcnow(), attempts=outbox.c.attempts + 1))
+
+    def mark_attempt(self, ids: list[int], error: str, next_at: float, give_up: bool,
+                     attempts: int | None = None) -> None:
+        """Record failed tries: attempts is the count so far (one more when None)."""
+        count = outbox.c.attempts + 1 if attempts is None else attempts
+        with self.transaction() as conn:
+            conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
+                attempts=count, last_error=error, next_attempt_at=next_at,
+                status="failed" if give_up else "pending"))
+
+    def deliveries(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+        if status:
+            query = query.where(outbox.c.status == status)
+        with self.transaction() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def delivery_counts(self) -> dict[str, int]:
+        with self.transaction() as conn:
+            rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
+            return {status: count for status, count in rows}
+
+
+@contextmanager
+def _hold(path: Path | None, wait: bool, doing: str) -> Iterator[None]:
+    """An exclusive flock on path holding our pid; StoreBusy naming the holder if taken."""
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise StoreBusy(f"store is busy: process {holder} is {doing}; "
+                            "try again when it is done") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _version(row: Any, data: dict[str, Any] | None = None) -> Version:
+    return Version(row["nct_id"], row["number"], row["fetched_at"], row["last_update"],
+                   row["data_timestamp"], row["hash"], row["status"], json.loads(row["events"]),
+                   row["summary"], data)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _reason(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig or exc).splitlines()[0]

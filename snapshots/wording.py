@@ -1,0 +1,129 @@
+"""How values read to a clinician: status names, dates, phases, short text diffs."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from datetime import date
+from typing import Any
+
+STATUS_NAMES = {
+    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
+    "NOT_YET_RECRUITING": "Not yet recruiting",
+    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
+    "UNKNOWN": "Unknown (not verified recently)",
+    "NA": "Not applicable",
+    "EARLY_PHASE1": "Early phase 1",
+}
+TEXT_LIMIT = 80
+DIFF_PIECES = 3
+
+
+def enum_text(value: str) -> str:
+    """RECRUITING -> Recruiting, PHASE2 -> Phase 2, NO_INTERVENTION -> No intervention."""
+    if value in STATUS_NAMES:
+        return STATUS_NAMES[value]
+    text = re.sub(r"^PHASE(\d)$", r"PHASE \1", value).replace("_", " ").lower()
+    return text[:1].upper() + text[1:]
+
+
+# Single-word registry enum values; multi-word ones carry an underscore and need no list.
+PLAIN_ENUMS = frozenset({
+    "RECRUITING", "COMPLETED", "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE", "WITHHELD",
+    "UNKNOWN", "ACTUAL", "ESTIMATED", "NA", "PHASE1", "PHASE2", "PHASE3", "PHASE4",
+    "INTERVENTIONAL", "OBSERVATIONAL", "RANDOMIZED", "PARALLEL", "SEQUENTIAL", "CROSSOVER",
+    "FACTORIAL", "NONE", "SINGLE", "DOUBLE", "TRIPLE", "QUADRUPLE", "TREATMENT", "PREVENTION",
+    "DIAGNOSTIC", "SCREENING", "OTHER", "DRUG", "DEVICE", "BIOLOGICAL", "PROCEDURE",
+    "RADIATION", "BEHAVIORAL", "GENETIC", "COMBINATION_PRODUCT", "EXPERIMENTAL", "MALE",
+    "FEMALE", "ALL", "CHILD", "ADULT", "CONTACT", "SPONSOR", "INDUSTRY", "NIH", "FED", "INDIV",
+    "NETWORK", "AMBIG", "RESET", "RELEASE", "UNRELEASE", "BACKGROUND", "RESULT", "DERIVED",
+    "YES", "NO", "UNDECIDED", "COHORT", "PROSPECTIVE", "RETROSPECTIVE", "PARTICIPANT",
+    "INVESTIGATOR", "CARE_PROVIDER", "OUTCOMES_ASSESSOR",
+})
+
+
+def is_enum(value: Any) -> bool:
+    """A registry enum value (shown in words), not free text such as "FDA" or an acronym."""
+    return isinstance(value, str) and (value in PLAIN_ENUMS or bool(
+        re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+", value)))
+
+
+def show(value: Any, limit: int = TEXT_LIMIT) -> str:
+    """One value as it should read inside a summary line."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if is_enum(value):
+        return enum_text(value)
+    if isinstance(value, list):
+        return ", ".join(show(v, limit) for v in value) or "(none)"
+    if isinstance(value, dict):
+        return describe(value, limit)
+    return clip(str(value), limit)
+
+
+def describe(item: dict[str, Any], limit: int = TEXT_LIMIT) -> str:
+    """A short name for an object: its first naming field, else its scalar values."""
+    for key in ("measure", "label", "name", "facility", "citation", "filename", "id", "url"):
+        if item.get(key):
+            text = str(item[key])
+            if key == "facility":
+                text = ", ".join(str(item[k]) for k in ("facility", "city", "country") if item.get(k))
+            return clip(text, limit)
+    scalars = [show(v, 30) for v in item.values() if not isinstance(v, dict | list)]
+    return clip("; ".join(scalars), limit) or clip(json.dumps(item, ensure_ascii=False), limit)
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def label_of(name: str) -> str:
+    """primaryPurpose -> Primary purpose."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).lower()
+    return words[:1].upper() + words[1:]
+
+
+def parse_date(value: Any) -> date | None:
+    """A registry date; month-only and year-only dates count as the first day."""
+    if not isinstance(value, str):
+        return None
+    match = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", value.strip())
+    if not match:
+        return None
+    year, month, day = match.groups()
+    try:
+        return date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        return None
+
+
+def gains_precision(old: Any, new: Any) -> bool:
+    """2025-04 -> 2025-04-11: the same period, only more precise."""
+    return (isinstance(old, str) and isinstance(new, str) and len(new) > len(old)
+            and new.startswith(old))
+
+
+def days_between(old: Any, new: Any) -> int | None:
+    a, b = parse_date(old), parse_date(new)
+    return (b - a).days if a and b else None
+
+
+def text_change(old: str, new: str) -> str:
+    """The first few word-level edits between two texts, e.g. 'added "…"; "a" -> "b"'."""
+    a, b = old.split(), new.split()
+    pieces = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        gone, came = clip(" ".join(a[i1:i2]), 60), clip(" ".join(b[j1:j2]), 60)
+        if op == "insert":
+            pieces.append(f'added "{came}"')
+        elif op == "delete":
+            pieces.append(f'removed "{gone}"')
+        elif op == "replace":
+            pieces.append(f'"{gone}" -> "{came}"')
+    more = len(pieces) - DIFF_PIECES
+    text = "; ".join(pieces[:DIFF_PIECES])
+    return text + (f"; +{more} more edits" if more > 0 else "") if pieces else "whitespace only"

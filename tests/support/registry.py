@@ -1,0 +1,163 @@
+"""A local HTTP server that speaks the ClinicalTrials.gov API v2 shape, for tests and bench.
+
+It serves /version, /studies?filter.ids=... (paged with opaque tokens, checking that every
+page repeats the first page's parameters) and /studies/{id} (404, 301 for aliases), and
+can be told to misbehave: scripted faults, rejected ids, empty pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+PAGING_PARAMS = {"pageToken", "pageSize", "countTotal"}
+
+
+@dataclass
+class Fault:
+    """Answer the next request whose path starts with prefix with this, times times."""
+
+    prefix: str
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = "error"
+    delay: float = 0.0
+    times: int = 1
+
+
+class FakeRegistry:
+    """The registry's state; tests change it between checks."""
+
+    def __init__(self, records: dict[str, dict[str, Any]] | None = None,
+                 data_timestamp: str = "2026-03-12T09:00:05") -> None:
+        self.records: dict[str, dict[str, Any]] = dict(records or {})
+        self.data_timestamp = data_timestamp
+        self.aliases: dict[str, str] = {}
+        self.reject_ids: set[str] = set()
+        self.faults: list[Fault] = []
+        self.empty_pages = False
+        self.page_size_cap = 1000
+        self.log: list[str] = []
+        self.user_agents: set[str] = set()
+        self.lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- running ---------------------------------------------------------------------------
+    def start(self) -> str:
+        handler = type("Handler", (_Handler,), {"registry": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/v2"
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def put(self, record: dict[str, Any]) -> None:
+        nct = record["protocolSection"]["identificationModule"]["nctId"]
+        self.records[nct] = record
+
+    def requests_to(self, prefix: str) -> int:
+        return sum(1 for line in self.log if line.startswith(prefix))
+
+    # -- answering -------------------------------------------------------------------------
+    def fault_for(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if path.startswith(fault.prefix):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def search(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        token = query.get("pageToken", [None])[0]
+        fixed = sorted((k, v) for k, v in query.items() if k not in PAGING_PARAMS)
+        ids = [i.strip().upper() for i in
+               query.get("filter.ids", [""])[0].replace("|", ",").split(",") if i.strip()]
+        if any(i in self.reject_ids for i in ids):
+            return 400, "filter.ids: invalid NCT id"
+        size = min(int(query.get("pageSize", ["10"])[0]) or 10, self.page_size_cap)
+        start, expected, empty_done = _untoken(token) if token else (0, fixed, False)
+        if expected != fixed:
+            return 400, "page parameters differ from the first page's"
+        if self.empty_pages and token and not empty_done:
+            return 200, {"studies": [], "nextPageToken": _token(start, fixed, True)}
+        found = [self.records[self.aliases.get(i, i)] for i in ids
+                 if self.aliases.get(i, i) in self.records]
+        page: dict[str, Any] = {"studies": found[start:start + size]}
+        if start + size < len(found):
+            page["nextPageToken"] = _token(start + size, fixed, False)
+        return 200, page
+
+
+def _token(offset: int, fixed: list[Any], empty_done: bool) -> str:
+    raw = json.dumps([offset, fixed, empty_done]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _untoken(token: str) -> tuple[int, list[Any], bool]:
+    offset, fixed, empty_done = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    return offset, [tuple(x) for x in fixed], empty_done
+
+
+class _Handler(BaseHTTPRequestHandler):
+    registry: FakeRegistry
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        reg = self.registry
+        url = urlsplit(self.path)
+        path = url.path.removeprefix("/api/v2")
+        reg.log.append(path + ("?" + url.query if url.query else ""))
+        reg.user_agents.add(self.headers.get("User-Agent", ""))
+        fault = reg.fault_for(path)
+        if fault:
+            if fault.delay:
+                time.sleep(fault.delay)
+            return self.answer(fault.status, fault.body, fault.headers)
+        if path == "/version":
+            return self.answer(200, {"apiVersion": "2.0.5", "dataTimestamp": reg.data_timestamp})
+        if path == "/studies":
+            return self.answer(*reg.search(parse_qs(url.query)))
+        if path.startswith("/studies/"):
+            nct = path.split("/")[2].upper()
+            if nct in reg.reject_ids:
+                return self.answer(400, f"invalid NCT id {nct}")
+            if nct in reg.aliases:
+                return self.answer(301, "moved", {"Location": f"/api/v2/studies/{reg.aliases[nct]}"})
+            if nct in reg.records:
+                return self.answer(200, reg.records[nct])
+            return self.answer(404, f"study {nct} not found")
+        return self.answer(404, "no such endpoint")
+
+    def answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = (json.dumps(body) if not isinstance(body, str) else body).encode()
+        self.send_response(status)
+        kind = "application/json" if not isinstance(body, str) else "text/plain"
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass

@@ -1,0 +1,163 @@
+"""`ctmonitor check` end to end against a local registry: versions, the freshness gate,
+missing and moved trials, failures midway."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from snapshots.store import Store
+from tests.conftest import pair
+from tests.support.builder import changed, study
+from tests.support.registry import Fault, FakeRegistry
+
+
+def run(config: Path, *args: str) -> int:
+    return main(["--config", str(config), *args])
+
+
+def stored(config: Path, nct_id: str) -> list[int]:
+    store = Store.open(config.parent / "data" / "snapshots.db")
+    try:
+        return [v.number for v in store.versions(nct_id)]
+    finally:
+        store.close()
+
+
+def test_pairs_make_two_versions_for_a_real_change_and_one_for_noise(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    old_term, new_term = pair("NCT05935098")
+    old_noise, new_noise = pair("NCT05911841")
+    registry.put(old_term)
+    registry.put(old_noise)
+    config = make_config(["NCT05935098", "NCT05911841"])
+    assert run(config, "check") == 0
+    assert capsys.readouterr().out.strip() == (
+        "checked 2 trials with 2 requests: 2 new versions, 0 unchanged, 0 failed")
+    registry.put(new_term)
+    registry.put(new_noise)
+    registry.data_timestamp = "2026-03-13T09:00:04"
+    assert run(config, "check") == 0
+    out = capsys.readouterr().out
+    assert out.strip().endswith("checked 2 trials with 2 requests: 1 new version, "
+                                "1 unchanged, 0 failed")
+    assert "Overall status: Active, not recruiting -> Terminated" in out
+    assert stored(config, "NCT05935098") == [1, 2]
+    assert stored(config, "NCT05911841") == [1]
+    assert run(config, "history", "NCT05935098", "--json") == 0
+    history = json.loads(capsys.readouterr().out)
+    assert [v["version"] for v in history] == [1, 2]
+    assert history[0]["summary"] == "baseline (first version)"
+    assert history[1]["status"] == "TERMINATED"
+    assert {c["field"] for c in history[1]["changes"]} >= {"overallStatus", "whyStopped",
+                                                          "primaryCompletionDate"}
+
+
+def test_unchanged_data_timestamp_costs_exactly_one_request(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    registry.put(study("NCT01000001"))
+    config = make_config(["NCT01000001"])
+    run(config, "check")
+    registry.log.clear()
+    assert run(config, "check") == 0
+    assert registry.log == ["/version"]
+    assert "with 1 request: 0 new versions, 1 unchanged" in capsys.readouterr().out
+
+
+def test_a_newly_tracked_trial_is_fetched_even_when_the_registry_has_not_refreshed(
+        registry: FakeRegistry, make_config) -> None:
+    registry.put(study("NCT01000001"))
+    registry.put(study("NCT01000002"))
+    config = make_config(["NCT01000001"])
+    run(config, "check")
+    assert run(config, "track", "NCT01000002") == 0
+    registry.log.clear()
+    run(config, "check")
+    assert registry.log == ["/version", "/studies?filter.ids=NCT01000002&pageSize=1000"]
+    assert stored(config, "NCT01000002") == [1]
+
+
+def test_a_trial_gone_from_the_registry_alerts_once_and_keeps_its_history(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    registry.put(study("NCT01000001"))
+    config = make_config(["NCT01000001"])
+    run(config, "check")
+    del registry.records["NCT01000001"]
+    for day in ("2026-03-13T09:00:04", "2026-03-16T09:00:04"):
+        registry.data_timestamp = day
+        assert run(config, "check") == 0
+    out = capsys.readouterr().out
+    assert out.count("NCT01000001 is no longer in the registry") == 1
+    assert "1 not in the registry" in out
+    assert stored(config, "NCT01000001") == [1]
+    run(config, "list")
+    assert "NOT IN THE REGISTRY" in capsys.readouterr().out
+
+
+def test_a_moved_trial_is_followed_and_the_alias_recorded(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    registry.put(study("NCT01000009"))
+    registry.aliases["NCT01000001"] = "NCT01000009"
+    config = make_config(["NCT01000001"])
+    assert run(config, "check") == 0
+    assert stored(config, "NCT01000001") == [1]
+    run(config, "list")
+    assert "now NCT01000009" in capsys.readouterr().out
+
+
+def test_one_rejected_id_fails_alone(registry: FakeRegistry, make_config,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    for nct in ("NCT01000001", "NCT01000002", "NCT01000003"):
+        registry.put(study(nct))
+    registry.reject_ids.add("NCT01000002")
+    config = make_config(["NCT01000001", "NCT01000002", "NCT01000003"])
+    assert run(config, "check") == 0
+    assert "2 new versions, 0 unchanged, 1 failed" in capsys.readouterr().out
+    assert stored(config, "NCT01000003") == [1]
+
+
+def test_an_unreachable_registry_is_one_line_and_non_zero(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import write_config
+
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2", ["NCT01000001"])
+    assert run(config, "check") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("ctmonitor: registry: cannot connect")
+
+
+def test_a_check_failing_midway_keeps_what_was_committed_and_the_next_continues(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    base = study("NCT01000001")
+    registry.put(base)
+    config = make_config(["NCT01000001", "NCT01000002"])
+    registry.faults.append(Fault("/studies/NCT01000002", 500, times=10))
+    assert run(config, "check") == 1
+    assert "HTTP 500 fetching NCT01000002" in capsys.readouterr().err
+    assert stored(config, "NCT01000001") == [1]
+    registry.faults.clear()
+    registry.put(study("NCT01000002"))
+    registry.put(changed(base, "protocolSection.statusModule.overallStatus", "COMPLETED"))
+    assert run(config, "check") == 0  # same dataTimestamp: the failed check did not count
+    assert stored(config, "NCT01000001") == [1, 2]
+    assert stored(config, "NCT01000002") == [1]
+
+
+def test_a_refresh_that_only_touches_bookkeeping_alerts_nobody(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = pair("NCT05329766")
+    registry.put(old)
+    config = make_config(["NCT05329766"])
+    run(config, "check")
+    registry.put(new)
+    registry.data_timestamp = "2026-02-27T09:00:04"
+    capsys.readouterr()
+    run(config, "check")
+    out = capsys.readouterr().out
+    assert out.strip() == "checked 1 trial with 2 requests: 1 new version, 0 unchanged, 0 failed"
+    run(config, "history", "NCT05329766")
+    assert "no material change" in capsys.readouterr().out

@@ -1,0 +1,101 @@
+"""The command line: documented, one-line errors, compare, track/untrack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import COMMANDS, build_parser, main
+from tests.conftest import shared
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_command_is_documented_with_help_text() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    for name, help_text, _ in COMMANDS:
+        assert f"`ctmonitor {name}" in readme or f"/ `{name} " in readme, name
+        assert help_text
+        sub = parser._subparsers._group_actions[0].choices[name]  # type: ignore[union-attr]
+        assert sub.format_help()
+
+
+def test_python_dash_m_is_the_same_program() -> None:
+    done = subprocess.run([sys.executable, "-m", "monitor", "--version"], capture_output=True,
+                          text=True, cwd=ROOT, check=True)
+    assert done.stdout.startswith("ctmonitor ")
+
+
+def test_compare_reads_a_pair_as_a_clinician(capsys: pytest.CaptureFixture[str]) -> None:
+    old = shared("pairs", "NCT05935098_2026-03-12.json")
+    new = shared("pairs", "NCT05935098_2026-03-13.json")
+    assert main(["compare", str(old), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "status\n  [critical] Overall status: Active, not recruiting -> Terminated" in out
+    assert ("  [notable] Primary completion: 2027-03-31 (estimated) -> 2026-01-27 (actual), "
+            "428 days earlier") in out
+    assert main(["compare", str(old), str(new), "--json"]) == 0
+    events = json.loads(capsys.readouterr().out)
+    assert events[0]["field"] == "overallStatus"
+    assert set(events[0]) == {"nct_id", "category", "field", "path", "old", "new", "severity",
+                              "summary"}
+
+
+def test_compare_of_a_noise_pair_says_no_changes(capsys: pytest.CaptureFixture[str]) -> None:
+    old = shared("pairs", "NCT05923281_2023-06-28.json")
+    new = shared("pairs", "NCT05923281_2023-06-29.json")
+    assert main(["compare", str(old), str(new), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", "not a JSON file"),
+    ('{"studies": []}', "not a study record: a search page"),
+    (None, "no such file"),
+])
+def test_compare_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     content: str | None, message: str) -> None:
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    assert main(["compare", str(bad), str(bad)]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and str(bad) in err
+
+
+def test_track_and_untrack_keep_comments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('# my trials\n[trials]\nids = ["NCT07120750"]  # the seed\n')
+    assert main(["--config", str(config), "track", "nct05349331", "NCT07120750"]) == 0
+    assert "tracking 1 more trial: NCT05349331 (NCT07120750 already tracked)" in \
+        capsys.readouterr().out
+    text = config.read_text()
+    assert "# my trials" in text and "# the seed" in text
+    assert main(["untrack", "NCT07120750", "--config", str(config)]) == 0
+    from monitor.config import load
+
+    assert load(config).trial_ids == ("NCT05349331",)
+    assert "# my trials" in config.read_text()
+
+
+def test_a_bad_nct_id_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[trials]\nids = []\n")
+    assert main(["--config", str(config), "track", "NCT123"]) == 2
+    err = capsys.readouterr().err
+    assert err == "ctmonitor: 'NCT123' is not an NCT id (expected NCT followed by 8 digits)\n"
+    assert config.read_text() == "[trials]\nids = []\n"
+
+
+def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[monitor]\nschedule = "soon"\n')
+    assert main(["--config", str(config), "check"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "monitor.schedule" in err

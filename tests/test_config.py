@@ -1,0 +1,107 @@
+"""Config loading: typed settings, and one-line errors naming the file, the key, the fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from monitor import config
+from monitor.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_config_loads_with_the_seed_trials() -> None:
+    settings = config.load(ROOT / "config.toml")
+    assert settings.trial_ids == ("NCT07120750", "NCT05349331")
+    assert settings.monitor.schedule == "0 15 * * 1-5"
+    assert settings.store_path == (ROOT / "data" / "snapshots.db").resolve()
+    assert [c.type for c in settings.channels] == ["console"]
+
+
+def readme_config_examples() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+
+
+def test_readme_config_examples_load_through_the_real_loader(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    examples = readme_config_examples()
+    assert examples, "README.md shows no ```toml example"
+    for name in set(re.findall(r"\$\{(\w+)\}", "".join(examples))):
+        monkeypatch.setenv(name, "https://hooks.example.invalid/x" if "URL" in name else "secret")
+    for example in examples:
+        settings = config.load(write(tmp_path, example))
+        assert settings.trial_ids
+
+
+def test_defaults_when_sections_are_absent(tmp_path: Path) -> None:
+    settings = config.load(write(tmp_path, ""))
+    assert settings.registry.base_url == "https://clinicaltrials.gov/api/v2"
+    assert settings.registry.rate_limit == 1.0
+    assert settings.categories == ("status", "dates", "results", "enrollment")
+    assert settings.min_severity == "minor"
+    assert settings.store_path == (tmp_path / "data" / "snapshots.db").resolve()
+
+
+def test_relative_store_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "c.toml"
+    path.write_text('[store]\npath = "x/y.db"\n', encoding="utf-8")
+    assert config.load(path).store_path == (tmp_path / "sub" / "x" / "y.db").resolve()
+
+
+def test_env_var_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/hook")
+    settings = config.load(write(tmp_path, '[notifiers.hook]\ntype = "webhook"\n'
+                                           'url = "${HOOK_URL}"\n'))
+    assert settings.channels[0].options["url"] == "http://127.0.0.1:9/hook"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[trials]\nids = ["NCT123"]\n', r"trials\.ids\[0\]: expected an NCT id"),
+    ('[trials]\nids = ["NCT05935098", 7]\n', r"trials\.ids\[1\]: expected an NCT id"),
+    ('[monitor]\nschedule = "every day"\n', r"monitor\.schedule: expected a 5-field cron"),
+    ('[monitor]\nschedule = "0 25 * * *"\n', r"monitor\.schedule: expected a valid cron"),
+    ('[monitor]\ntimezone = "Mars/Base"\n', r"monitor\.timezone: expected an IANA time zone"),
+    ('[monitor]\nschedul = "0 15 * * 1-5"\n', r"monitor\.schedul: unknown key; expected one of"),
+    ('[registri]\n', r"registri: unknown section"),
+    ('[registry]\nrate_limit = "fast"\n', r"registry\.rate_limit: expected a number"),
+    ('[registry]\nbase_url = "ftp://x"\n', r"registry\.base_url: expected an http\(s\) URL"),
+    ('[alerts]\ncategories = ["status", "gossip"]\n', r"alerts\.categories: expected categories"),
+    ('[alerts]\nmin_severity = "huge"\n', r'alerts\.min_severity: expected one of "minor"'),
+    ('[notifiers.x]\ntype = "pager"\n', r'notifiers\.x\.type: expected one of "console"'),
+    ('[notifiers.x]\ntype = "webhook"\n', r"notifiers\.x\.url: missing; expected an http"),
+    ('[notifiers.x]\ntype = "console"\ncolour = "red"\n', r"notifiers\.x\.colour: unknown key"),
+    ('[notifiers.x]\ntype = "webhook"\nurl = "${CTM_TEST_UNSET}"\n',
+     r"notifiers\.x\.url: environment variable CTM_TEST_UNSET is not set"),
+    ('[notifiers.x]\ntype = "console"\nmode = "weekly"\n', r'notifiers\.x\.mode: expected one of'),
+    ("[trials\nids = 3", r"not valid TOML"),
+])
+def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path, text: str,
+                                                     expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(str(path))
+    assert re.search(expected, message), message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        config.load(tmp_path / "nope.toml")
+
+
+def test_ids_are_upper_cased_and_deduplicated(tmp_path: Path) -> None:
+    settings = config.load(write(tmp_path, '[trials]\nids = ["nct05935098", "NCT05935098"]\n'))
+    assert settings.trial_ids == ("NCT05935098",)

@@ -1,0 +1,130 @@
+"""The registry client against a local server speaking the API v2 shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.config import RegistrySettings
+from monitor.errors import RegistryError
+from monitor.registry import MAX_URL_BYTES, RegistryClient
+from tests.support.builder import study
+from tests.support.registry import Fault, FakeRegistry
+
+
+def client_for(registry: FakeRegistry, **kw: float) -> tuple[RegistryClient, list[float]]:
+    slept: list[float] = []
+    settings = RegistrySettings(base_url=registry.base_url, rate_limit=kw.pop("rate_limit", 0),
+                                timeout=kw.pop("timeout", 5), retries=int(kw.pop("retries", 3)),
+                                backoff=kw.pop("backoff", 0.5))
+    return RegistryClient(settings, sleep=slept.append), slept
+
+
+def ids(n: int, start: int = 1) -> list[str]:
+    return [f"NCT{i:08d}" for i in range(start, start + n)]
+
+
+def fetched(client: RegistryClient, wanted: list[str]) -> list[str]:
+    found = []
+    for _asked, studies in client.fetch_batches(wanted):
+        found += [s["protocolSection"]["identificationModule"]["nctId"] for s in studies]
+    return found
+
+
+def test_version_gives_data_timestamp(registry: FakeRegistry) -> None:
+    client, _ = client_for(registry)
+    assert client.data_timestamp() == registry.data_timestamp
+    assert client.requests == 1
+    assert any(ua.startswith("ctmonitor/") for ua in registry.user_agents)
+
+
+def test_batches_follow_page_tokens_with_identical_parameters(registry: FakeRegistry) -> None:
+    for nct in ids(25):
+        registry.put(study(nct))
+    registry.page_size_cap = 10
+    registry.empty_pages = True
+    client, _ = client_for(registry)
+    assert sorted(fetched(client, ids(25))) == ids(25)
+    pages = [line for line in registry.log if line.startswith("/studies?")]
+    assert len(pages) == 5  # 3 pages of studies, 2 empty pages in between
+    assert all("pageToken=" in p for p in pages[1:])
+
+
+def test_urls_stay_under_the_limit_and_cover_every_id(registry: FakeRegistry) -> None:
+    wanted = ids(1200)
+    for nct in wanted[::100]:
+        registry.put(study(nct))
+    client, _ = client_for(registry)
+    batches = list(client.batches(wanted))
+    assert sum(len(b) for b in batches) == 1200
+    assert all(len(client.studies_url(b, None)) <= MAX_URL_BYTES for b in batches)
+    assert len(batches) == 3
+    assert sorted(fetched(client, wanted)) == wanted[::100]
+
+
+def test_retry_after_is_honoured_on_429(registry: FakeRegistry) -> None:
+    registry.faults.append(Fault("/version", 429, {"Retry-After": "7"}))
+    client, slept = client_for(registry)
+    assert client.data_timestamp() == registry.data_timestamp
+    assert slept == [7.0]
+    assert client.requests == 2
+
+
+def test_5xx_is_retried_with_growing_backoff_then_fails_in_one_line(registry: FakeRegistry) -> None:
+    registry.faults.append(Fault("/version", 500, times=10))
+    client, slept = client_for(registry, retries=3, backoff=1.0)
+    with pytest.raises(RegistryError) as caught:
+        client.data_timestamp()
+    assert str(caught.value) == ("registry: HTTP 500 fetching the registry version "
+                                 "(4 attempts)")
+    assert len(slept) == 3
+    assert 0.5 <= slept[0] <= 1.0 and 1.0 <= slept[1] <= 2.0 and 2.0 <= slept[2] <= 4.0
+
+
+def test_a_slow_answer_times_out_and_is_retried(registry: FakeRegistry) -> None:
+    registry.faults.append(Fault("/version", 200, delay=1.5, body="{}"))
+    client, slept = client_for(registry, timeout=0.3, retries=1, backoff=0)
+    assert client.data_timestamp() == registry.data_timestamp
+    assert client.requests == 2
+
+
+def test_unreachable_registry_is_one_line() -> None:
+    settings = RegistrySettings(base_url="http://127.0.0.1:9/api/v2", rate_limit=0,
+                                retries=1, backoff=0, timeout=2)
+    with pytest.raises(RegistryError, match=r"^registry: cannot connect \(connection refused\) "
+                                            r"fetching the registry version \(2 attempts\)$"):
+        RegistryClient(settings, sleep=lambda s: None).data_timestamp()
+
+
+def test_404_and_301_and_400_for_one_id(registry: FakeRegistry) -> None:
+    registry.put(study("NCT00000002"))
+    registry.aliases["NCT00000001"] = "NCT00000002"
+    registry.reject_ids.add("NCT00000003")
+    client, _ = client_for(registry)
+    moved = client.fetch_one("NCT00000001")
+    assert moved.alias_of == "NCT00000002" and moved.record is not None
+    assert client.fetch_one("NCT00000004").record is None
+    rejected = client.fetch_one("NCT00000003")
+    assert rejected.record is None and "invalid" in (rejected.rejected or "")
+
+
+def test_one_rejected_id_does_not_sink_the_batch(registry: FakeRegistry) -> None:
+    for nct in ids(8):
+        registry.put(study(nct))
+    registry.reject_ids.add("NCT00000005")
+    client, _ = client_for(registry)
+    assert sorted(fetched(client, ids(8))) == [i for i in ids(8) if i != "NCT00000005"]
+
+
+def test_pacing_keeps_to_the_rate_limit(registry: FakeRegistry) -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    settings = RegistrySettings(base_url=registry.base_url, rate_limit=2.0, retries=0)
+    client = RegistryClient(settings, sleep=sleep, clock=lambda: now[0])
+    for _ in range(3):
+        client.data_timestamp()
+    assert slept == [0.5, 0.5]
