@@ -2,8 +2,10 @@
 
 from notifiers.base import Notifier
 from notifiers.console import ConsoleNotifier
+from notifiers.email import EmailNotifier
+from notifiers.slack import SlackNotifier
 from notifiers.webhook import WebhookNotifier
 
 NOTIFIERS: dict[str, type[Notifier]] = {
-    c.kind: c for c in (ConsoleNotifier, WebhookNotifier)
+    c.kind: c for c in (ConsoleNotifier, EmailNotifier, SlackNotifier, WebhookNotifier)
 }

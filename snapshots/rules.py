@@ -124,7 +124,7 @@ def date_text(change: Change, label: str, side: str) -> str:
     struct = change.where.rsplit(".", 1)[0].rsplit(".", 1)[-1]
     kind = change.status(side, struct) or {}
     kind = kind.get("type") if isinstance(kind, dict) else None
-    return f"{value} ({kind.lower()})" if kind else str(value)
+    return f"{value} ({kind.lower()})" if isinstance(kind, str) and kind else str(value)
 
 
 def date_summary(change: Change, label: str) -> str:
@@ -151,9 +151,10 @@ def date_severity(change: Change) -> str:
 
 def date_type_summary(change: Change, label: str) -> str:
     base = label.removesuffix(" date type")
-    date = change.status("new", change.where.split(".")[-2]) or {}
+    date = change.status("new", change.where.split(".")[-2])
+    when = date.get("date", "date unknown") if isinstance(date, dict) else "date unknown"
     if change.new == "ACTUAL":
-        return f"{base} confirmed as actual ({date.get('date', 'date unknown')})"
+        return f"{base} confirmed as actual ({when})"
     return generic(change, label)
 
 

@@ -74,3 +74,76 @@ def make_config(tmp_path: Path, registry: FakeRegistry) -> Any:
     def make(ids: list[str], extra: str = "") -> Path:
         return write_config(tmp_path, registry.base_url, ids, extra)
     return make
+
+
+# CI runs a fixed set of examples so that a green run stays green; locally they vary.
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("ci", derandomize=True)
+if __import__("os").environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
+
+
+@pytest.fixture
+def sink() -> Iterator[Any]:
+    from tests.support.http_sink import HttpSink
+
+    server = HttpSink()
+    server.start()
+    yield server
+    server.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SmtpInbox:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it accepts."""
+
+    def __init__(self, answer: str = "250 OK", password: str | None = None) -> None:
+        self.messages: list[Any] = []
+        self.answer = answer
+        self.password = password
+        self.controller: Any = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.answer.startswith("250"):
+            from email import message_from_bytes, policy
+
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return self.answer
+
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
+                     auth_data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        ok = auth_data.password.decode() == self.password
+        return AuthResult(success=ok, handled=False)
+
+    def start(self) -> int:
+        from aiosmtpd.controller import Controller
+
+        options: dict[str, Any] = {}
+        if self.password is not None:
+            options = {"authenticator": self.authenticate, "auth_require_tls": False,
+                       "auth_required": True}
+        port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=port, **options)
+        self.controller.start()
+        return port
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpInbox]:
+    inbox = SmtpInbox()
+    inbox.port = inbox.start()  # type: ignore[attr-defined]
+    yield inbox
+    inbox.stop()

@@ -1,0 +1,141 @@
+"""The email channel: multipart text + HTML over SMTP (starttls, ssl or none).
+
+The HTML comes from a Jinja2 template with autoescape, so hostile text in a record arrives
+inert; the text part is derived from that same HTML with beautifulsoup4.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+from bs4 import BeautifulSoup
+from jinja2 import Environment as Templates
+from jinja2 import PackageLoader, select_autoescape
+
+from monitor.config import Field
+from notifiers.base import Fail, Notifier, RetryableDelivery
+from notifiers.render import headline, history_url, ordered, trial_url
+
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+SEVERITY_COLOURS = {"critical": "#b00020", "notable": "#b35c00", "minor": "#555555"}
+SMTP_TIMEOUT_SECONDS = 30
+TEMPLATES = Templates(loader=PackageLoader("notifiers", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]))
+
+
+class EmailNotifier(Notifier):
+    """Send each alert (or a check's digest) as one email to every address in `to`."""
+
+    kind = "email"
+    fields = {
+        "host": Field(str, required=True, expect="the SMTP server's host name"),
+        "port": Field(int, 0),
+        "security": Field(str, "starttls", choices=("starttls", "ssl", "none")),
+        "username": Field(str),
+        "password": Field(str),
+        "from": Field(str, required=True, expect="an email address"),
+        "to": Field(list, required=True, expect="a list of email addresses"),
+    }
+
+    @classmethod
+    def check_options(cls, values: dict[str, Any], fail: Fail) -> dict[str, Any]:
+        if "@" not in values["from"]:
+            raise fail("from", f"expected an email address, got {values['from']!r}")
+        if not values["to"] or not all(isinstance(a, str) and "@" in a for a in values["to"]):
+            raise fail("to", f"expected a list of email addresses, got {values['to']!r}")
+        if (values["username"] is None) != (values["password"] is None):
+            raise fail("password", "expected username and password together, or neither")
+        return {**values, "port": values["port"] or DEFAULT_PORTS[values["security"]]}
+
+    def send(self, messages: list[dict[str, Any]], key: str) -> str:
+        email = self.compose(messages, key)
+        options = self.settings.options
+        try:
+            with self._connect() as smtp:
+                if options["username"]:
+                    smtp.login(options["username"], options["password"])
+                refused = smtp.send_message(email)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise RetryableDelivery(f"SMTP login refused ({exc.smtp_code})") from None
+        except smtplib.SMTPRecipientsRefused:
+            raise RetryableDelivery("SMTP refused every recipient") from None
+        except smtplib.SMTPResponseException as exc:
+            raise RetryableDelivery(f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise RetryableDelivery(f"SMTP {_reason(exc)}") from None
+        if refused:
+            return f"accepted for {len(options['to']) - len(refused)} of {len(options['to'])}"
+        return f"accepted by {options['host']}"
+
+    def _connect(self) -> smtplib.SMTP:
+        options = self.settings.options
+        host, port = options["host"], options["port"]
+        if options["security"] == "ssl":
+            return smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT_SECONDS,
+                                    context=ssl.create_default_context())
+        smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_SECONDS)
+        if options["security"] == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        return smtp
+
+    def compose(self, messages: list[dict[str, Any]], key: str) -> EmailMessage:
+        """The email: subject saying what happened, text and HTML parts."""
+        html = render_html(messages)
+        email = EmailMessage()
+        email["Subject"] = subject(messages)
+        email["From"] = self.settings.options["from"]
+        email["To"] = ", ".join(self.settings.options["to"])
+        email["Date"] = formatdate(localtime=False)
+        email["Message-ID"] = f"<{key}@ctmonitor>"
+        email.set_content(html_to_text(html))
+        email.add_alternative(html, subtype="html")
+        return email
+
+
+def subject(messages: list[dict[str, Any]]) -> str:
+    if len(messages) == 1:
+        return headline(messages[0])
+    return f"{len(messages)} alerts: {headline(messages[0])}"
+
+
+def render_html(messages: list[dict[str, Any]]) -> str:
+    shown = [{**m, "changes": ordered(m.get("changes", [])),
+              "url": trial_url(m["nct_id"]) if m.get("nct_id") else "",
+              "history_url": history_url(m["nct_id"]) if m.get("nct_id") else ""}
+             for m in messages]
+    return TEMPLATES.get_template("email.html.j2").render(
+        headline=subject(messages), messages=shown, colours=SEVERITY_COLOURS)
+
+
+def html_to_text(html: str) -> str:
+    """The text part: one line per heading, paragraph and list item, links written out."""
+    soup = BeautifulSoup(html, "html.parser")
+    for link in soup.find_all("a"):
+        link.replace_with(f"{link.get_text()} <{link.get('href')}>")
+    lines: list[str] = []
+    for block in soup.find_all(["h2", "h3", "p", "li"]):
+        text = " ".join(block.get_text(" ").split())
+        if block.name == "li":
+            text = f"  - {text}"
+        elif block.name in ("h2", "h3") and lines:
+            lines.append("")
+        lines.append(text)
+    return "\n".join(lines) + "\n"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "server dropped the connection"
+    if isinstance(exc, ConnectionRefusedError):
+        return "cannot connect (connection refused)"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return type(exc).__name__

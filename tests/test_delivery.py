@@ -1,0 +1,200 @@
+"""The outbox: alerts written with their version, sent until accepted, never lost, never
+duplicated beyond an idempotent retry."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.cli import main
+from monitor.config import load
+from monitor.registry import RegistryClient
+from monitor.runner import run_check
+from notifiers.base import Environment
+from notifiers.delivery import Courier, build_notifiers
+from snapshots.store import Store
+from tests.support.builder import changed, study
+from tests.support.http_sink import Answer, HttpSink
+from tests.support.registry import FakeRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+S = "protocolSection.statusModule"
+
+
+class Harness:
+    """run_check with the clock and sleeps in the test's hands."""
+
+    def __init__(self, config: Path) -> None:
+        self.settings = load(config)
+        self.store = Store.open(self.settings.store_path)
+        self.now = 1_000_000.0
+        self.slept: list[float] = []
+        self.courier = Courier(self.store, build_notifiers(self.settings, Environment()),
+                               self.settings.max_attempts, sleep=self.slept.append,
+                               clock=lambda: self.now)
+
+    def check(self) -> Any:
+        client = RegistryClient(self.settings.registry, sleep=lambda s: None)
+        return run_check(self.settings, self.store, client, self.courier)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.store.deliveries()
+
+
+def hook_config(make_config: Any, *urls: str, extra: str = "") -> Path:
+    tables = "".join(f'\n[notifiers.hook{i}]\ntype = "webhook"\nurl = "{u}"\n'
+                     for i, u in enumerate(urls))
+    return make_config(["NCT01000001"], tables + extra)
+
+
+def terminate(registry: FakeRegistry, day: str = "2026-03-13T09:00:04") -> None:
+    record = registry.records["NCT01000001"]
+    record = changed(record, f"{S}.overallStatus", "TERMINATED")
+    registry.put(changed(record, f"{S}.whyStopped", "Funding withdrawn"))
+    registry.data_timestamp = day
+
+
+def test_retry_after_is_honoured_within_the_check_with_the_same_key(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any) -> None:
+    registry.put(study("NCT01000001"))
+    run = Harness(hook_config(make_config, sink.url))
+    run.check()
+    terminate(registry)
+    sink.script.append(Answer(429, {"Retry-After": "3"}))
+    result = run.check()
+    assert result.delivery.sent == 2  # webhook and console
+    assert run.slept == [3.0]
+    keys = [r.headers["Idempotency-Key"] for r in sink.received]
+    assert len(keys) == 2 and keys[0] == keys[1]
+    assert {r["status"] for r in run.rows()} == {"done"}
+
+
+def test_endpoint_down_for_two_checks_then_delivered_once(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any) -> None:
+    registry.put(study("NCT01000001"))
+    run = Harness(hook_config(make_config, sink.url))
+    run.check()
+    terminate(registry)
+    sink.down = True
+    first = run.check()
+    assert first.delivery.pending == 1 and first.delivery.sent == 1  # console went out
+    run.now += 3600
+    registry.data_timestamp = "2026-03-16T09:00:04"
+    assert run.check().delivery.pending == 1
+    sink.down = False
+    run.now += 3600
+    third = run.check()
+    assert third.delivery.sent == 1
+    delivered = [r for r in sink.received if r.body and r.body.get("event") == "trial.changed"]
+    assert len({r.headers["Idempotency-Key"] for r in delivered}) == 1
+    assert [r["status"] for r in run.rows()] == ["done", "done"]
+    run.now += 3600
+    run.check()
+    assert len(sink.received) == len(delivered)  # nothing sent twice once accepted
+
+
+def test_bounded_attempts_then_failed_and_shown(registry: FakeRegistry, sink: HttpSink,
+                                                make_config: Any,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    registry.put(study("NCT01000001"))
+    config = hook_config(make_config, sink.url, extra="\n[delivery]\nmax_attempts = 1\n")
+    assert main(["--config", str(config), "check"]) == 0
+    terminate(registry)
+    sink.down = True
+    assert main(["--config", str(config), "check"]) == 3
+    out = capsys.readouterr().out
+    assert "alerts: 1 sent, 0 to retry, 1 failed" in out
+    main(["--config", str(config), "list"])
+    assert "failed deliveries: 1" in capsys.readouterr().out
+    main(["--config", str(config), "deliveries", "--status", "failed"])
+    listing = capsys.readouterr().out
+    assert "failed" in listing and "HTTP 503" in listing and sink.url not in listing
+
+
+def test_one_failing_channel_never_holds_back_the_others(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any) -> None:
+    good = HttpSink()
+    good.start()
+    try:
+        registry.put(study("NCT01000001"))
+        run = Harness(hook_config(make_config, "http://127.0.0.1:9/down", good.url))
+        run.check()
+        terminate(registry)
+        result = run.check()
+        assert result.delivery.sent == 2 and result.delivery.pending == 1
+        assert good.received[0].body["changes"][0]["field"] == "overallStatus"
+    finally:
+        good.stop()
+
+
+def test_channel_narrowing_and_digest_mode(registry: FakeRegistry, sink: HttpSink,
+                                           make_config: Any) -> None:
+    registry.put(study("NCT01000001"))
+    registry.put(study("NCT01000002"))
+    config = make_config(["NCT01000001", "NCT01000002"], f"""
+[notifiers.digest]
+type = "webhook"
+url = "{sink.url}"
+mode = "digest"
+categories = ["status", "enrollment"]
+min_severity = "notable"
+""")
+    run = Harness(config)
+    run.check()
+    terminate(registry)
+    registry.put(changed(registry.records["NCT01000002"],
+                         "protocolSection.designModule.enrollmentInfo.count", 400))
+    run.check()
+    [post] = sink.received
+    alerts = post.body["alerts"]
+    assert post.body["event"] == "digest" and len(alerts) == 2
+    fields = [[c["field"] for c in a["changes"]] for a in alerts]
+    assert sorted(fields) == [["enrollmentCount"], ["overallStatus", "whyStopped"]]
+
+
+def test_killed_between_send_and_mark_repeats_only_with_the_same_key(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any, tmp_path: Path) -> None:
+    registry.put(study("NCT01000001"))
+    config = hook_config(make_config, sink.url)
+    assert main(["--config", str(config), "check"]) == 0
+    terminate(registry)
+    victim: list[subprocess.Popen[bytes]] = []
+
+    def kill_sender(_received: Any) -> None:
+        if len(sink.received) == 1:
+            os.kill(victim[0].pid, signal.SIGKILL)
+            victim[0].wait()
+
+    sink.on_post = kill_sender
+    victim.append(subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config),
+                                    "check"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL))
+    assert victim[0].wait(timeout=60) == -signal.SIGKILL
+    store = Store.open(config.parent / "data" / "snapshots.db")
+    assert [v.number for v in store.versions("NCT01000001")] == [1, 2]
+    assert {r["status"] for r in store.deliveries() if r["channel"] == "hook0"} == {"pending"}
+    assert main(["--config", str(config), "check"]) == 0
+    assert len(sink.received) == 2
+    assert sink.received[0].headers["Idempotency-Key"] == sink.received[1].headers["Idempotency-Key"]
+    assert sink.received[0].body["changes"] == sink.received[1].body["changes"]
+    assert {r["status"] for r in store.deliveries()} == {"done"}
+    store.close()
+
+
+def test_notify_test_reports_each_channel(sink: HttpSink, make_config: Any,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    config = hook_config(make_config, sink.url, "http://127.0.0.1:9/down")
+    assert main(["--config", str(config), "notify-test", "hook0"]) == 0
+    assert capsys.readouterr().out == "hook0 (webhook): HTTP 200\n"
+    assert sink.received[0].body["changes"][0]["field"] == "overallStatus"
+    assert main(["--config", str(config), "notify-test"]) == 3
+    captured = capsys.readouterr()
+    assert "hook1 (webhook): FAILED: cannot connect" in captured.out
+    assert "console (console): printed" in captured.out
+    assert captured.err == "ctmonitor: 1 channel did not accept the sample alert\n"
