@@ -296,12 +296,12 @@ class Loader:
 
 
 def check_cron(expr: str, tz: Any, fail: Any) -> None:
-    """Raise fail(problem) unless expr is a valid 5-field crontab string."""
-    from apscheduler.triggers.cron import CronTrigger
+    """Raise fail(problem) unless expr is a valid cron string (see cron_trigger)."""
+    from monitor.schedule import cron_trigger
 
-    if len(expr.split()) != 5:
+    if len(expr.split()) not in (5, 6):
         raise fail(f"expected a 5-field cron string such as \"0 15 * * 1-5\", got {expr!r}")
     try:
-        CronTrigger.from_crontab(expr, timezone=tz)
+        cron_trigger(expr, tz)
     except ValueError as exc:
         raise fail(f"expected a valid cron string, got {expr!r} ({exc})") from None

@@ -21,6 +21,7 @@ from monitor import health
 from monitor.config import Settings
 from monitor.errors import MonitorError, StoreBusy
 from monitor.registry import RegistryClient
+from monitor.schedule import cron_trigger
 from monitor.runner import run_check
 from notifiers.base import Environment
 from notifiers.delivery import Courier, build_notifiers
@@ -31,8 +32,7 @@ STALENESS_EVERY_MINUTES = 10
 
 
 def trigger(settings: Settings) -> CronTrigger:
-    return CronTrigger.from_crontab(settings.monitor.schedule,
-                                    timezone=ZoneInfo(settings.monitor.timezone))
+    return cron_trigger(settings.monitor.schedule, ZoneInfo(settings.monitor.timezone))
 
 
 class Daemon:
@@ -99,6 +99,9 @@ def _serve(daemon: Daemon, settings: Settings, now: bool) -> int:
         signal.signal(signum, daemon.stop)
     if now:
         daemon.check_now()
+    if daemon.stopping.is_set():
+        log.info("ctmonitor daemon stopped")
+        return 0
     scheduler = BackgroundScheduler(
         timezone=ZoneInfo(settings.monitor.timezone),
         job_defaults={"coalesce": True, "max_instances": 1,

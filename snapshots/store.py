@@ -312,7 +312,10 @@ class Store:
 
     # -- checks --------------------------------------------------------------------------
     def begin_check(self) -> int:
+        """Record a new check; one still "running" belonged to a killed process: aborted."""
         with self.transaction() as conn:
+            conn.execute(update(checks).where(checks.c.outcome == "running")
+                         .values(outcome="aborted", finished_at=utcnow()))
             return int(conn.execute(insert(checks).values(started_at=utcnow())).inserted_primary_key[0])
 
     def finish_check(self, check_id: int, outcome: str, requests: int,

@@ -1,0 +1,238 @@
+"""The daemon in a subprocess against a local registry, on a schedule of a few seconds.
+
+Nothing here sleeps for a fixed time: each test waits for a state it can observe (a
+request seen by the registry, a check in the store) and fails if it does not come.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor import health
+from monitor.cli import main
+from monitor.config import load
+from snapshots.store import Store
+from tests.support.builder import study
+from tests.support.http_sink import HttpSink
+from tests.support.registry import Fault, FakeRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT_SECONDS = 60
+
+
+def wait_for(condition: Callable[[], Any], what: str) -> Any:
+    """Poll until condition() is truthy; fail the test after WAIT_SECONDS."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+class Daemon:
+    def __init__(self, config: Path, *args: str) -> None:
+        self.log = config.parent / f"daemon-{time.monotonic_ns()}.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--config", str(config), "run", *args],
+            cwd=ROOT, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        return self.proc.wait(timeout=WAIT_SECONDS)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    started: list[Daemon] = []
+    yield started
+    for daemon in started:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait()
+
+
+def daemon_config(make_config: Any, sink: HttpSink, ids: list[str], extra: str = "") -> Path:
+    return make_config(ids, f"""
+[monitor]
+schedule = "*/2 * * * * *"
+jitter = 0
+failure_alert_after = 2
+
+[notifiers.hook]
+type = "webhook"
+url = "{sink.url}"
+""" + extra)
+
+
+def checks(config: Path) -> list[dict[str, Any]]:
+    store = Store.open(load(config).store_path)
+    try:
+        return list(reversed(store.last_checks(100)))
+    finally:
+        store.close()
+
+
+def versions(config: Path, nct_id: str) -> list[int]:
+    store = Store.open(load(config).store_path)
+    try:
+        return [v.number for v in store.versions(nct_id)]
+    finally:
+        store.close()
+
+
+def test_scheduled_check_runs_and_sigterm_stops_cleanly(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any,
+        daemons: list[Daemon]) -> None:
+    registry.put(study("NCT01000001"))
+    config = daemon_config(make_config, sink, ["NCT01000001"])
+    daemon = Daemon(config)
+    daemons.append(daemon)
+    wait_for(lambda: versions(config, "NCT01000001") == [1], "a scheduled check")
+    assert daemon.stop() == 0
+    out = daemon.output()
+    assert "checked 1 trial with 2 requests: 1 new version" in out
+    assert "ctmonitor daemon stopped" in out
+
+
+def test_a_second_daemon_is_refused_in_one_line(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any, daemons: list[Daemon]) -> None:
+    registry.put(study("NCT01000001"))
+    config = daemon_config(make_config, sink, ["NCT01000001"])
+    first = Daemon(config)
+    daemons.append(first)
+    wait_for(lambda: "daemon started" in first.output(), "the first daemon to start")
+    second = Daemon(config)
+    daemons.append(second)
+    assert second.proc.wait(timeout=WAIT_SECONDS) == 4
+    assert second.output() == (f"ctmonitor: store is busy: process {first.proc.pid} is running "
+                               "as a daemon on it; try again when it is done\n")
+    assert first.stop() == 0
+
+
+def test_a_manual_check_during_a_daemon_check_waits_its_turn(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any, daemons: list[Daemon],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    registry.put(study("NCT01000001"))
+    registry.faults.append(Fault("/studies", 200, delay=3.0, body='{"studies": []}'))
+    config = daemon_config(make_config, sink, ["NCT01000001"])
+    daemon = Daemon(config)
+    daemons.append(daemon)
+    wait_for(lambda: registry.requests_to("/studies?"), "the daemon's check to be under way")
+    assert main(["--config", str(config), "check"]) == 4
+    assert "store is busy" in capsys.readouterr().err
+    assert daemon.stop() == 0
+
+
+def test_registry_outage_gives_one_failure_alert_and_one_recovery_alert(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any,
+        daemons: list[Daemon]) -> None:
+    registry.put(study("NCT01000001"))
+    registry.faults.append(Fault("/version", 503, times=10**6))
+    config = daemon_config(make_config, sink, ["NCT01000001"])
+    daemon = Daemon(config)
+    daemons.append(daemon)
+    wait_for(lambda: sum(c["outcome"] == "failed" for c in checks(config)) >= 4,
+             "four failed checks")
+    registry.faults.clear()
+    wait_for(lambda: checks(config)[-1]["outcome"] == "ok", "a check after the outage")
+    wait_for(lambda: any(r.body.get("event") == "monitor.recovered" for r in sink.received),
+             "the recovery alert")
+    assert daemon.stop() == 0
+    events = [r.body["event"] for r in sink.received]
+    assert events.count("monitor.failing") == 1
+    assert events.count("monitor.recovered") == 1
+    failing = next(r.body for r in sink.received if r.body["event"] == "monitor.failing")
+    assert "2 checks in a row did not complete" in failing["message"]
+    assert "HTTP 503" in failing["message"]
+
+
+def test_sigterm_mid_check_exits_zero_and_leaves_a_store_the_next_check_continues(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any,
+        daemons: list[Daemon]) -> None:
+    for n in range(1, 4):
+        registry.put(study(f"NCT0100000{n}"))
+    registry.faults.append(Fault("/studies", 200, delay=2.0, body=_page(registry)))
+    config = daemon_config(make_config, sink, ["NCT01000001", "NCT01000002", "NCT01000003"])
+    daemon = Daemon(config, "--now")
+    daemons.append(daemon)
+    wait_for(lambda: registry.requests_to("/studies?"), "the check to be under way")
+    started = time.monotonic()
+    assert daemon.stop() == 0
+    assert time.monotonic() - started < 10
+    assert "interrupted" in daemon.output()
+    assert main(["--config", str(config), "check"]) == 0
+    for n in range(1, 4):
+        assert versions(config, f"NCT0100000{n}") == [1]
+
+
+def _page(registry: FakeRegistry) -> str:
+    import json
+
+    return json.dumps({"studies": list(registry.records.values())})
+
+
+def test_sigkill_during_a_check_then_a_clean_next_check(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any,
+        daemons: list[Daemon]) -> None:
+    for n in range(1, 4):
+        registry.put(study(f"NCT0100000{n}"))
+    registry.faults.append(Fault("/studies/NCT01000003", 404, delay=2.0))
+    registry.records.pop("NCT01000003")
+    config = daemon_config(make_config, sink, ["NCT01000001", "NCT01000002", "NCT01000003"])
+    daemon = Daemon(config, "--now")
+    daemons.append(daemon)
+    wait_for(lambda: registry.requests_to("/studies/NCT01000003"), "the check to be midway")
+    assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+    registry.put(study("NCT01000003"))
+    assert main(["--config", str(config), "check"]) == 0
+    assert [c["outcome"] for c in checks(config)] == ["aborted", "ok"]
+    for n in range(1, 4):
+        assert versions(config, f"NCT0100000{n}") == [1]
+
+
+def test_staleness_alert_once_per_episode(registry: FakeRegistry, make_config: Any) -> None:
+    registry.put(study("NCT01000001"))
+    config = make_config(["NCT01000001"], "\n[monitor]\nstale_after_hours = 24\n")
+    assert main(["--config", str(config), "check"]) == 0
+    settings = load(config)
+    store = Store.open(settings.store_path)
+    later = datetime.now(UTC) + timedelta(hours=30)
+    assert health.review_staleness(settings, store, later - timedelta(hours=10)) is False
+    assert health.review_staleness(settings, store, later) is True
+    assert health.review_staleness(settings, store, later + timedelta(hours=5)) is False
+    assert [r["kind"] for r in store.deliveries("pending")] == ["monitor.stale"]
+    health.review(settings, store, ok=True)
+    assert store.get_meta(health.STALE) is None
+    store.close()
+
+
+def test_status_reports_the_daemon_and_the_last_check(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any, daemons: list[Daemon],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    registry.put(study("NCT01000001"))
+    config = daemon_config(make_config, sink, ["NCT01000001"])
+    daemon = Daemon(config)
+    daemons.append(daemon)
+    wait_for(lambda: versions(config, "NCT01000001"), "a scheduled check")
+    assert main(["--config", str(config), "status"]) == 0
+    out = capsys.readouterr().out
+    assert f"daemon: running (pid {daemon.proc.pid})" in out
+    assert "last check: " in out and "next scheduled check: " in out
+    assert daemon.stop() == 0
+    main(["--config", str(config), "status", "--json"])
+    assert '"daemon": "not running"' in capsys.readouterr().out
