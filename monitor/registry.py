@@ -9,7 +9,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import ijson
+import orjson
 import requests
+import urllib3
 
 from monitor import __version__
 from monitor.config import RegistrySettings
@@ -53,15 +56,24 @@ class RegistryClient:
 
     # -- endpoints -----------------------------------------------------------------------
     def data_timestamp(self) -> str | None:
-        """GET /version: the registry's dataTimestamp, which moves once per refresh."""
-        answer = self._json(self.get("/version", what="the registry version"), "/version")
-        return answer.get("dataTimestamp") if isinstance(answer, dict) else None
+        """GET /version: the registry's dataTimestamp, which moves once per refresh.
 
-    def fetch_batches(self, ids: list[str]) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
-        """Yield (ids asked, studies on one page) for every page of every batch.
+        None when the registry has no /version (404): the check then fetches everything.
+        """
+        response = self.get("/version", what="the registry version", allow=(404,))
+        if response.status_code == 404:
+            return None
+        answer = self._json(response, "/version")
+        stamp = answer.get("dataTimestamp") if isinstance(answer, dict) else None
+        return stamp if isinstance(stamp, str) else None
+
+    def fetch_batches(self, ids: list[str]) -> Iterator[tuple[list[str], Iterator[dict[str, Any]]]]:
+        """Yield (ids asked, the studies of one page, parsed one by one) for every page.
 
         A batch the registry rejects with 400 is split in halves until the bad id stands
         alone, so one bad id never sinks the rest; a lone rejected id yields no studies.
+        A registry without the search endpoint (404) yields none either: the caller then
+        fetches each trial alone.
         """
         for batch in self.batches(ids):
             yield from self._fetch_batch(batch)
@@ -101,25 +113,27 @@ class RegistryClient:
             query += "&pageToken=" + requests.utils.quote(token, safe="")
         return f"{self.settings.base_url}/studies?{query}"
 
-    def _fetch_batch(self, batch: list[str]) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+    def _fetch_batch(self, batch: list[str]) -> Iterator[tuple[list[str], Iterator[dict[str, Any]]]]:
         token: str | None = None
         while True:
             url = self.studies_url(batch, token)
-            response = self.request(url, what=_count(batch), allow=(400,))
+            response = self.request(url, what=_count(batch), allow=(400, 404), stream=True)
+            if response.status_code == 404:
+                response.close()
+                yield batch, iter(())
+                return
             if response.status_code == 400:
+                response.close()
                 if len(batch) == 1:
-                    yield batch, []
+                    yield batch, iter(())
                     return
                 half = len(batch) // 2
                 yield from self._fetch_batch(batch[:half])
                 yield from self._fetch_batch(batch[half:])
                 return
-            page = self._json(response, _count(batch))
-            studies = page.get("studies") or [] if isinstance(page, dict) else None
-            if studies is None or not isinstance(studies, list):
-                raise RegistryError(f"registry: unexpected answer fetching {_count(batch)}")
-            yield batch, studies
-            token = page.get("nextPageToken")
+            page = PageReader(response)
+            yield batch, page.studies(_count(batch))
+            token = page.next_page_token()
             if not token:
                 return
 
@@ -127,14 +141,15 @@ class RegistryClient:
     def get(self, path: str, what: str, allow: tuple[int, ...] = ()) -> requests.Response:
         return self.request(self.settings.base_url + path, what, allow)
 
-    def request(self, url: str, what: str, allow: tuple[int, ...] = ()) -> requests.Response:
+    def request(self, url: str, what: str, allow: tuple[int, ...] = (),
+                stream: bool = False) -> requests.Response:
         """GET url, retrying connection errors, timeouts, 429 and 5xx with backoff."""
         attempts = self.settings.retries + 1
         for attempt in range(1, attempts + 1):
             self._pace()
             self.requests += 1
             try:
-                response = self.session.get(url, timeout=self.settings.timeout)
+                response = self.session.get(url, timeout=self.settings.timeout, stream=stream)
             except requests.Timeout:
                 problem, wait = f"timed out after {self.settings.timeout:g} s", None
             except requests.RequestException as exc:
@@ -172,9 +187,67 @@ class RegistryClient:
     @staticmethod
     def _json(response: requests.Response, what: str) -> Any:
         try:
-            return response.json()
-        except ValueError:
+            return orjson.loads(response.content)  # bytes: no decoded copy of a large page
+        except orjson.JSONDecodeError:
             raise RegistryError(f"registry: answer for {what} is not JSON") from None
+
+
+class PageReader:
+    """Reads a /studies page as it arrives: studies are parsed one at a time (ijson), so
+    neither the page's bytes nor its 1,000 records stand in memory at once; the first and
+    last EDGE_BYTES are kept, which is where a page's other keys stand."""
+
+    EDGE_BYTES = 8192
+
+    def __init__(self, response: requests.Response) -> None:
+        self.response = response
+        self.head = b""
+        self.tail = b""
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.response.raw.read(size, decode_content=True)
+        if len(self.head) < self.EDGE_BYTES:
+            self.head += chunk[: self.EDGE_BYTES - len(self.head)]
+        self.tail = (self.tail + chunk)[-self.EDGE_BYTES:]
+        return chunk
+
+    def studies(self, what: str) -> Iterator[dict[str, Any]]:
+        try:
+            yield from ijson.items(self, "studies.item", use_float=True)
+            while self.read(65536):  # the rest of the page, for its nextPageToken
+                pass
+        except ijson.JSONError:
+            raise RegistryError(f"registry: answer for {what} is not JSON") from None
+        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
+            raise RegistryError(f"registry: answer for {what} broke off "
+                                f"({type(exc).__name__})") from None
+        finally:
+            self.response.close()
+
+    def next_page_token(self) -> str | None:
+        return next_page_token(self.tail) or next_page_token(self.head)
+
+
+def next_page_token(body: bytes) -> str | None:
+    """The page's nextPageToken, without parsing the page again.
+
+    In API v2 the key "nextPageToken" exists only at the top level of a page (PagedStudies;
+    a Study has no such key), and inside a JSON string its quotes would be escaped, so the
+    last occurrence of the quoted key is the page's own.
+    """
+    at = body.rfind(b'"nextPageToken"')
+    if at < 0:
+        return None
+    try:
+        colon = body.index(b":", at + len(b'"nextPageToken"'))
+        start = body.index(b'"', colon)
+        end = start + 1
+        while body[end] != ord('"'):
+            end += 2 if body[end] == ord("\\") else 1
+        token = orjson.loads(body[start:end + 1])
+    except (ValueError, IndexError):
+        return None
+    return token if isinstance(token, str) and token else None
 
 
 def retry_after(value: str | None) -> float | None:

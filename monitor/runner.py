@@ -94,6 +94,7 @@ class Check:
                                     self.data_timestamp, self.result.summary())
         if self.result.outcome in ("ok", "fresh"):
             self.store.set_meta("data_timestamp", self.data_timestamp)
+        self.store.prune()
         return self.result
 
     def to_fetch(self, ids: list[str]) -> list[str]:
@@ -113,8 +114,10 @@ class Check:
         for asked, studies in self.client.fetch_batches(ids):
             hashes = self.store.latest_hashes(asked)
             unchanged: list[str] = []
+            count = 0
             for record in studies:
                 self.stop_if_asked()
+                count += 1
                 tracked = self.match(record, asked)
                 if tracked is None or tracked in seen:
                     continue
@@ -122,7 +125,7 @@ class Check:
                 if self.process(tracked, record, hashes.get(tracked)) == "unchanged":
                     unchanged.append(tracked)
             self.store.mark_checked(unchanged, utcnow())
-            self.progress(len(studies))
+            self.progress(count)
         for nct_id in ids:
             if nct_id not in seen:
                 self.stop_if_asked()

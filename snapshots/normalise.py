@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from monitor.errors import RecordError
 
 KEPT_SECTIONS = ("protocolSection", "hasResults", "resultsSection", "annotationSection",
@@ -19,11 +21,11 @@ KEPT_SECTIONS = ("protocolSection", "hasResults", "resultsSection", "annotationS
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A normalised record, its canonical JSON and the hash that decides if it is new."""
+    """A normalised record, its canonical JSON (UTF-8) and the hash that decides if it is new."""
 
     nct_id: str
     data: dict[str, Any]
-    canonical: str
+    canonical: bytes
     hash: str
 
     @property
@@ -51,8 +53,7 @@ def normalise(record: Any) -> Snapshot:
 def from_data(nct_id: str, data: dict[str, Any]) -> Snapshot:
     """Rebuild a Snapshot from stored normalised data."""
     canonical = canonical_json(data)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return Snapshot(nct_id, data, canonical, digest)
+    return Snapshot(nct_id, data, canonical, hashlib.sha256(canonical).hexdigest())
 
 
 def record_id(record: Any) -> str:
@@ -72,5 +73,15 @@ def record_id(record: Any) -> str:
     return nct_id
 
 
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def canonical_json(data: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the same data always gives the same bytes.
+
+    orjson does this several times faster than the json module, which matters when a
+    check normalises thousands of records; json is the fallback for what orjson refuses
+    (integers beyond 64 bits).
+    """
+    try:
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(data, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode("utf-8")

@@ -14,9 +14,11 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from sqlalchemy import (
     Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text,
@@ -28,6 +30,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.errors import StoreBusy, StoreError
 
 SCHEMA_VERSION = 1
+KEEP_CHECKS = 1000
+KEEP_DONE_DELIVERIES_DAYS = 90
+SNAPSHOT_COMPRESSION = 6  # zlib level: snapshots are written once, read rarely
 
 metadata = MetaData()
 
@@ -266,7 +271,7 @@ class Store:
             conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(alias_of=alias_of))
 
     # -- versions ------------------------------------------------------------------------
-    def add_version(self, nct_id: str, snapshot_json: str, hash_: str, status: str | None,
+    def add_version(self, nct_id: str, snapshot_json: bytes, hash_: str, status: str | None,
                     title: str | None, last_update: str | None, data_timestamp: str | None,
                     events: list[dict[str, Any]], summary: str,
                     outbox_for: Callable[[int], list[dict[str, Any]]] | None = None) -> int:
@@ -281,7 +286,7 @@ class Store:
             conn.execute(insert(versions).values(
                 nct_id=nct_id, number=number, fetched_at=now, last_update=last_update,
                 data_timestamp=data_timestamp, hash=hash_, status=status,
-                snapshot=zlib.compress(snapshot_json.encode("utf-8")),
+                snapshot=zlib.compress(snapshot_json, SNAPSHOT_COMPRESSION),
                 events=json.dumps(events, ensure_ascii=False), summary=summary))
             conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
                 latest_version=number, latest_hash=hash_, latest_status=status, title=title,
@@ -307,7 +312,7 @@ class Store:
             row = conn.execute(query).first()
         if row is None:
             return None
-        data = json.loads(zlib.decompress(row.snapshot).decode("utf-8"))
+        data = orjson.loads(zlib.decompress(row.snapshot))
         return _version(row._mapping, data)
 
     # -- checks --------------------------------------------------------------------------
@@ -324,6 +329,17 @@ class Store:
             conn.execute(update(checks).where(checks.c.id == check_id).values(
                 finished_at=utcnow(), outcome=outcome, requests=requests,
                 data_timestamp=data_timestamp, detail=detail))
+
+    def prune(self, keep_checks: int = KEEP_CHECKS) -> None:
+        """Retention: keep the newest keep_checks check records and the outbox rows that are
+        not done or are younger than KEEP_DONE_DELIVERIES_DAYS; versions are never pruned."""
+        cutoff = (datetime.now(UTC) - timedelta(days=KEEP_DONE_DELIVERIES_DAYS)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        with self.transaction() as conn:
+            newest = select(checks.c.id).order_by(checks.c.id.desc()).limit(keep_checks)
+            conn.execute(checks.delete().where(checks.c.id.not_in(newest.scalar_subquery())))
+            conn.execute(outbox.delete().where(outbox.c.status == "done",
+                                               outbox.c.delivered_at < cutoff))
 
     def last_checks(self, limit: int = 1) -> list[dict[str, Any]]:
         with self.transaction() as conn:

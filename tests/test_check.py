@@ -161,3 +161,14 @@ def test_a_refresh_that_only_touches_bookkeeping_alerts_nobody(
     assert out.strip() == "checked 1 trial with 2 requests: 1 new version, 0 unchanged, 0 failed"
     run(config, "history", "NCT05329766")
     assert "no material change" in capsys.readouterr().out
+
+
+def test_a_registry_without_search_or_version_is_read_one_trial_at_a_time(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    registry.put(study("NCT01000001"))
+    registry.put(study("NCT01000002"))
+    registry.faults += [Fault("/version", 404, times=10), Fault("/studies?", 404, times=10)]
+    config = make_config(["NCT01000001", "NCT01000002"])
+    assert run(config, "check") == 0
+    assert "2 new versions, 0 unchanged, 0 failed" in capsys.readouterr().out
+    assert registry.requests_to("/studies/NCT0100000") == 2

@@ -128,3 +128,22 @@ def test_pacing_keeps_to_the_rate_limit(registry: FakeRegistry) -> None:
     for _ in range(3):
         client.data_timestamp()
     assert slept == [0.5, 0.5]
+
+
+@pytest.mark.parametrize(("body", "token"), [
+    (b'{"studies": [], "nextPageToken": "ZVt07cGH_kvI2"}', "ZVt07cGH_kvI2"),
+    (b'{"nextPageToken":"a\\"b","studies":[]}', 'a"b'),
+    (b'{"studies": [{"t": "say \\"nextPageToken\\": \\"x\\""}]}', None),
+    (b'{"studies": [], "totalCount": 3}', None),
+])
+def test_next_page_token_is_found_without_a_second_parse(body: bytes, token: str | None) -> None:
+    from monitor.registry import next_page_token
+
+    assert next_page_token(body) == token
+
+
+def test_a_page_that_is_not_json_is_one_line(registry: FakeRegistry) -> None:
+    registry.faults.append(Fault("/studies", 200, body="<html>maintenance</html>"))
+    client, _ = client_for(registry)
+    with pytest.raises(RegistryError, match="^registry: answer for NCT00000001 is not JSON$"):
+        fetched(client, ids(1))

@@ -78,3 +78,12 @@ def test_store_in_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open"):
         Store.open(blocker / "s.db")
+
+
+def test_prune_keeps_the_newest_checks_and_every_version(store: Store) -> None:
+    add(store, study("NCT01000001"))
+    for _ in range(5):
+        store.finish_check(store.begin_check(), "ok", 1, None, "")
+    store.prune(keep_checks=2)
+    assert len(store.last_checks(10)) == 2
+    assert [v.number for v in store.versions("NCT01000001")] == [1]

@@ -21,7 +21,7 @@ PAGING_PARAMS = {"pageToken", "pageSize", "countTotal"}
 
 @dataclass
 class Fault:
-    """Answer the next request whose path starts with prefix with this, times times."""
+    """Answer the next requests whose path and query start with prefix like this, times times."""
 
     prefix: str
     status: int
@@ -46,6 +46,7 @@ class FakeRegistry:
         self.log: list[str] = []
         self.user_agents: set[str] = set()
         self.lock = threading.Lock()
+        self._encoded: dict[str, bytes] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # -- running ---------------------------------------------------------------------------
@@ -69,6 +70,13 @@ class FakeRegistry:
     def put(self, record: dict[str, Any]) -> None:
         nct = record["protocolSection"]["identificationModule"]["nctId"]
         self.records[nct] = record
+        self._encoded.pop(nct, None)
+
+    def encoded(self, nct: str) -> bytes:
+        """A record's JSON, encoded once (pages of thousands of records stay cheap to serve)."""
+        if nct not in self._encoded:
+            self._encoded[nct] = json.dumps(self.records[nct]).encode()
+        return self._encoded[nct]
 
     def requests_to(self, prefix: str) -> int:
         return sum(1 for line in self.log if line.startswith(prefix))
@@ -97,12 +105,12 @@ class FakeRegistry:
             return 400, "page parameters differ from the first page's"
         if self.empty_pages and token and not empty_done:
             return 200, {"studies": [], "nextPageToken": _token(start, fixed, True)}
-        found = [self.records[self.aliases.get(i, i)] for i in ids
-                 if self.aliases.get(i, i) in self.records]
-        page: dict[str, Any] = {"studies": found[start:start + size]}
+        found = [self.aliases.get(i, i) for i in ids if self.aliases.get(i, i) in self.records]
+        studies = b",".join(self.encoded(n) for n in found[start:start + size])
+        tail = b""
         if start + size < len(found):
-            page["nextPageToken"] = _token(start + size, fixed, False)
-        return 200, page
+            tail = b', "nextPageToken": "' + _token(start + size, fixed, False).encode() + b'"'
+        return 200, b'{"studies": [' + studies + b"]" + tail + b"}"
 
 
 def _token(offset: int, fixed: list[Any], empty_done: bool) -> str:
@@ -118,6 +126,7 @@ def _untoken(token: str) -> tuple[int, list[Any], bool]:
 class _Handler(BaseHTTPRequestHandler):
     registry: FakeRegistry
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, as a real server's
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -126,9 +135,10 @@ class _Handler(BaseHTTPRequestHandler):
         reg = self.registry
         url = urlsplit(self.path)
         path = url.path.removeprefix("/api/v2")
-        reg.log.append(path + ("?" + url.query if url.query else ""))
+        line = path + ("?" + url.query if url.query else "")
+        reg.log.append(line)
         reg.user_agents.add(self.headers.get("User-Agent", ""))
-        fault = reg.fault_for(path)
+        fault = reg.fault_for(line)
         if fault:
             if fault.delay:
                 time.sleep(fault.delay)
@@ -144,14 +154,15 @@ class _Handler(BaseHTTPRequestHandler):
             if nct in reg.aliases:
                 return self.answer(301, "moved", {"Location": f"/api/v2/studies/{reg.aliases[nct]}"})
             if nct in reg.records:
-                return self.answer(200, reg.records[nct])
+                return self.answer(200, reg.encoded(nct))
             return self.answer(404, f"study {nct} not found")
         return self.answer(404, "no such endpoint")
 
     def answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = (json.dumps(body) if not isinstance(body, str) else body).encode()
+        data = body if isinstance(body, bytes) else (
+            json.dumps(body) if not isinstance(body, str) else body).encode()
         self.send_response(status)
-        kind = "application/json" if not isinstance(body, str) else "text/plain"
+        kind = "text/plain" if isinstance(body, str) else "application/json"
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
