@@ -18,7 +18,9 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/check_bench.py
 
 lint: $(VENV)/.installed-test
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test,dev]'
 	$(BIN)/ruff check .
+	$(BIN)/mypy monitor snapshots notifiers
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)

@@ -96,7 +96,8 @@ def format_row(row: dict[str, Any]) -> str:
     per_trial = row["per_trial"]
     ratio = per_trial["requests"] / max(row["requests"], 1)
     return (f"{row['n']:>6} {row['scenario']:<36} {row['requests']:>4} req "
-            f"{row['wall']:>6.2f} s wall {row['cpu']:>6.2f} s CPU {row['rss_mb']:>4.0f} MB peak RSS "
+            f"{row['wall']:>6.2f} s wall {row['cpu']:>6.2f} s CPU "
+            f"{row['rss_mb']:>4.0f} MB peak RSS "
             f"{row['rate']:>6.0f} rec/s normalise+diff  store {row['growth'] / 1024:+.0f} KiB | "
             f"per-trial GET: {per_trial['requests']:>5} req, {per_trial['wall']:.1f} s unpaced "
             f"-> {ratio:,.0f}x the requests")
@@ -116,7 +117,8 @@ def store_queries(trials: int = 10_000, versions: int = 10) -> None:
               f"{(folder / 'bench.db').stat().st_size / 1e6:.0f} MB")
         for args in (["list"], ["history", "NCT90004242"], ["history", "NCT90004242", "--json"]):
             best = min(timed(config, args) for _ in range(3))
-            print(f"ctmonitor {' '.join(args):<30} {best:.2f} s (best of 3, process start included)")
+            print(f"ctmonitor {' '.join(args):<30} {best:.2f} s "
+                  "(best of 3, process start included)")
 
 
 def timed(config: Path, args: list[str]) -> float:

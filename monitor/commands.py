@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,8 @@ def list_trials(args: argparse.Namespace) -> int:
         return 0
     for line in views.trial_lines(rows, list(settings.trial_ids)):
         out(line)
-    when = f"last check {last[0]['finished_at']} ({last[0]['outcome']})" if last else "never checked"
+    when = (f"last check {last[0]['finished_at']} ({last[0]['outcome']})" if last
+            else "never checked")
     out(f"{len(settings.trial_ids)} tracked; {when}; failed deliveries: "
         f"{counts.get('failed', 0)}, waiting to retry: {counts.get('pending', 0)}")
     return 0

@@ -100,19 +100,20 @@ class Settings:
 
 SECTIONS = {
     "monitor": {
-        "schedule": Field(str, DEFAULT_SCHEDULE, expect="a 5-field cron string"),
-        "timezone": Field(str, "UTC", expect="an IANA time zone such as \"UTC\""),
-        "jitter": Field(int, 60),
-        "misfire_grace": Field(int, 3600),
-        "failure_alert_after": Field(int, 3),
-        "stale_after_hours": Field((int, float), 72.0),
+        "schedule": Field(str, MonitorSettings.schedule, expect="a 5-field cron string"),
+        "timezone": Field(str, MonitorSettings.timezone,
+                          expect="an IANA time zone such as \"UTC\""),
+        "jitter": Field(int, MonitorSettings.jitter),
+        "misfire_grace": Field(int, MonitorSettings.misfire_grace),
+        "failure_alert_after": Field(int, MonitorSettings.failure_alert_after),
+        "stale_after_hours": Field((int, float), MonitorSettings.stale_after_hours),
     },
     "registry": {
-        "base_url": Field(str, DEFAULT_BASE_URL, expect="an http(s) URL"),
-        "rate_limit": Field((int, float), 1.0),
-        "timeout": Field((int, float), 30.0),
-        "retries": Field(int, 4),
-        "backoff": Field((int, float), 2.0),
+        "base_url": Field(str, RegistrySettings.base_url, expect="an http(s) URL"),
+        "rate_limit": Field((int, float), RegistrySettings.rate_limit),
+        "timeout": Field((int, float), RegistrySettings.timeout),
+        "retries": Field(int, RegistrySettings.retries),
+        "backoff": Field((int, float), RegistrySettings.backoff),
     },
     "store": {"path": Field(str, "data/snapshots.db")},
     "trials": {"ids": Field(list, [], expect="a list of NCT ids such as \"NCT01234567\"")},
@@ -232,7 +233,8 @@ class Loader:
 
     def registry(self, table: dict[str, Any]) -> dict[str, Any]:
         if not re.match(r"^https?://[^/\s]+", table["base_url"]):
-            raise self.fail("registry.base_url", f"expected an http(s) URL, got {table['base_url']!r}")
+            raise self.fail("registry.base_url",
+                            f"expected an http(s) URL, got {table['base_url']!r}")
         if table["rate_limit"] < 0:
             raise self.fail("registry.rate_limit", "expected requests per second, 0 or more")
         if table["retries"] < 0 or table["backoff"] < 0:
@@ -269,30 +271,33 @@ class Loader:
         return tuple(values)
 
     def channels(self, tables: Any) -> tuple[ChannelSettings, ...]:
-        from notifiers import NOTIFIERS
-
         if not isinstance(tables, dict):
             raise self.fail("notifiers", "expected tables [notifiers.NAME]")
-        channels = []
-        for name, table in tables.items():
-            where = f"notifiers.{name}"
-            if not isinstance(table, dict):
-                raise self.fail(where, "expected a table with a type")
-            kind = table.get("type")
-            if kind not in NOTIFIERS:
-                raise self.fail(f"{where}.type", "expected one of "
-                                + ", ".join(f'"{k}"' for k in NOTIFIERS) + f", got {kind!r}")
-            spec = {**CHANNEL_FIELDS, **NOTIFIERS[kind].fields}
-            values = self.fields(table, spec, where)
-            common = {k: values.pop(k) for k in CHANNEL_FIELDS}
-            options = NOTIFIERS[kind].check_options(values, lambda k, p, w=where: self.fail(f"{w}.{k}", p))
-            cats = common["categories"]
-            channels.append(ChannelSettings(
-                name=name, type=kind, mode=common["mode"], min_severity=common["min_severity"],
-                categories=None if cats is None else self.categories(f"{where}.categories", cats),
-                options=options,
-            ))
-        return tuple(channels)
+        return tuple(self.channel(name, table) for name, table in tables.items())
+
+    def channel(self, name: str, table: Any) -> ChannelSettings:
+        """One [notifiers.NAME]: the shared keys, then the type's own, checked by its class."""
+        from notifiers import NOTIFIERS
+
+        where = f"notifiers.{name}"
+        if not isinstance(table, dict):
+            raise self.fail(where, "expected a table with a type")
+        kind = table.get("type")
+        if kind not in NOTIFIERS:
+            raise self.fail(f"{where}.type", "expected one of "
+                            + ", ".join(f'"{k}"' for k in NOTIFIERS) + f", got {kind!r}")
+        values = self.fields(table, {**CHANNEL_FIELDS, **NOTIFIERS[kind].fields}, where)
+        common = {k: values.pop(k) for k in CHANNEL_FIELDS}
+
+        def fail(key: str, problem: str) -> ConfigError:
+            return self.fail(f"{where}.{key}", problem)
+
+        cats = common["categories"]
+        return ChannelSettings(
+            name=name, type=kind, mode=common["mode"], min_severity=common["min_severity"],
+            categories=None if cats is None else self.categories(f"{where}.categories", cats),
+            options=NOTIFIERS[kind].check_options(values, fail),
+        )
 
 
 def check_cron(expr: str, tz: Any, fail: Any) -> None:

@@ -24,6 +24,7 @@ MAX_URL_BYTES = 6000
 PAGE_SIZE = 1000
 MAX_BACKOFF_SECONDS = 120.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+Page = tuple[list[str], Iterator[dict[str, Any]]]  # (ids asked, their studies one by one)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class RegistryClient:
         stamp = answer.get("dataTimestamp") if isinstance(answer, dict) else None
         return stamp if isinstance(stamp, str) else None
 
-    def fetch_batches(self, ids: list[str]) -> Iterator[tuple[list[str], Iterator[dict[str, Any]]]]:
+    def fetch_batches(self, ids: list[str]) -> Iterator[Page]:
         """Yield (ids asked, the studies of one page, parsed one by one) for every page.
 
         A batch the registry rejects with 400 is split in halves until the bad id stands
@@ -113,7 +114,7 @@ class RegistryClient:
             query += "&pageToken=" + requests.utils.quote(token, safe="")
         return f"{self.settings.base_url}/studies?{query}"
 
-    def _fetch_batch(self, batch: list[str]) -> Iterator[tuple[list[str], Iterator[dict[str, Any]]]]:
+    def _fetch_batch(self, batch: list[str]) -> Iterator[Page]:
         token: str | None = None
         while True:
             url = self.studies_url(batch, token)

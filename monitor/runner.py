@@ -100,7 +100,8 @@ class Check:
     def to_fetch(self, ids: list[str]) -> list[str]:
         """All tracked trials, or, when the registry has not refreshed, only those not yet done."""
         self.data_timestamp = self.client.data_timestamp()
-        if self.data_timestamp is None or self.data_timestamp != self.store.get_meta("data_timestamp"):
+        last = self.store.get_meta("data_timestamp")
+        if self.data_timestamp is None or self.data_timestamp != last:
             return ids
         rows = {r["nct_id"]: r for r in self.store.trial_rows(ids)}
         pending = [i for i in ids if not rows[i]["latest_version"] or rows[i]["last_error"]]

@@ -21,8 +21,8 @@ from monitor import health
 from monitor.config import Settings
 from monitor.errors import MonitorError, StoreBusy
 from monitor.registry import RegistryClient
-from monitor.schedule import cron_trigger
 from monitor.runner import run_check
+from monitor.schedule import cron_trigger
 from notifiers.base import Environment
 from notifiers.delivery import Courier, build_notifiers
 from snapshots.store import Store

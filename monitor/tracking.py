@@ -34,7 +34,8 @@ def edit_ids(path: Path, add: list[str] | None = None,
     trials = doc.setdefault("trials", tomlkit.table())
     ids = trials.setdefault("ids", tomlkit.array())
     current = [str(i) for i in ids]
-    changed, unchanged = [], []
+    changed: list[str] = []
+    unchanged: list[str] = []
     for nct in add or []:
         (unchanged if nct in current else changed).append(nct)
         if nct not in current:

@@ -73,6 +73,7 @@ def snapshot_lines(version: Version) -> list[str]:
     design = protocol.get("designModule", {})
     ident = protocol.get("identificationModule", {})
     enrollment = design.get("enrollmentInfo", {})
+    sponsor = protocol.get("sponsorCollaboratorsModule", {}).get("leadSponsor", {})
     lines = [f"{version.nct_id} version {version.number} (fetched {version.fetched_at})",
              f"  Title:              {ident.get('briefTitle', '-')}",
              f"  Overall status:     {show(status.get('overallStatus'))}"]
@@ -86,8 +87,7 @@ def snapshot_lines(version: Version) -> list[str]:
     lines += [f"  Phase:              {show(design.get('phases'))}",
               f"  Enrollment:         {enrollment.get('count', '-')} "
               f"({str(enrollment.get('type', '-')).lower()})",
-              f"  Lead sponsor:       "
-              f"{protocol.get('sponsorCollaboratorsModule', {}).get('leadSponsor', {}).get('name', '-')}",
+              f"  Lead sponsor:       {sponsor.get('name', '-')}",
               f"  Results posted:     {show(data.get('hasResults'))}",
               f"  Registry update:    {version.last_update or '-'}",
               "  (--json prints the whole stored snapshot)"]

@@ -71,7 +71,7 @@ def channel_events(settings: Settings, channel: ChannelSettings,
 def monitor_rows(settings: Settings, kind: str, message: str, key: str,
                  nct_id: str | None = None) -> list[dict[str, Any]]:
     """Rows for an alert about the monitor itself (failing, recovered, stale, missing trial)."""
-    payload = {"event": kind, "nct_id": nct_id, "title": message,
+    payload: dict[str, Any] = {"event": kind, "nct_id": nct_id, "title": message,
                "url": trial_url(nct_id) if nct_id else None, "message": message,
                "detected_at": utcnow(), "changes": []}
     return [outbox_row(c.name, kind, payload, f"{c.name}:{key}", nct_id, None)

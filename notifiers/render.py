@@ -26,7 +26,8 @@ def ordered(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def headline(message: dict[str, Any]) -> str:
-    """What happened in a few words: "NCT05935098 terminated; primary completion 428 days earlier"."""
+    """What happened in a few words, e.g.
+    "NCT05935098 terminated; primary completion 428 days earlier"."""
     if message.get("event") != "trial.changed":
         return message.get("title") or message.get("message", "ctmonitor")
     pieces: list[str] = []

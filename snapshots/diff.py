@@ -102,7 +102,8 @@ def _expand(path: Path, a: Any, b: Any, floor: int) -> Iterator[Path]:
     if isinstance(old, dict) or isinstance(new, dict):
         olds = old if isinstance(old, dict) else {}
         news = new if isinstance(new, dict) else {}
-        if isinstance(old, dict) != isinstance(new, dict) and (old is not MISSING and new is not MISSING):
+        both_present = old is not MISSING and new is not MISSING
+        if isinstance(old, dict) != isinstance(new, dict) and both_present:
             yield path
             return
         for key in {**olds, **news}:

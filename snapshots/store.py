@@ -19,10 +19,24 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from sqlalchemy import (
-    Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text,
-    UniqueConstraint, create_engine, event, func, insert, select, update,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -321,7 +335,8 @@ class Store:
         with self.transaction() as conn:
             conn.execute(update(checks).where(checks.c.outcome == "running")
                          .values(outcome="aborted", finished_at=utcnow()))
-            return int(conn.execute(insert(checks).values(started_at=utcnow())).inserted_primary_key[0])
+            started = conn.execute(insert(checks).values(started_at=utcnow()))
+            return int(started.inserted_primary_key[0])  # type: ignore[index]
 
     def finish_check(self, check_id: int, outcome: str, requests: int,
                      data_timestamp: str | None, detail: str) -> None:

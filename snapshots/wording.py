@@ -70,7 +70,8 @@ def describe(item: dict[str, Any], limit: int = TEXT_LIMIT) -> str:
         if item.get(key):
             text = str(item[key])
             if key == "facility":
-                text = ", ".join(str(item[k]) for k in ("facility", "city", "country") if item.get(k))
+                text = ", ".join(str(item[k]) for k in ("facility", "city", "country")
+                                 if item.get(k))
             return clip(text, limit)
     scalars = [show(v, 30) for v in item.values() if not isinstance(v, dict | list)]
     return clip("; ".join(scalars), limit) or clip(json.dumps(item, ensure_ascii=False), limit)

@@ -12,7 +12,7 @@ from monitor.cli import main
 from snapshots.store import Store
 from tests.conftest import pair
 from tests.support.builder import changed, study
-from tests.support.registry import Fault, FakeRegistry
+from tests.support.registry import FakeRegistry, Fault
 
 
 def run(config: Path, *args: str) -> int:

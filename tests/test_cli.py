@@ -68,7 +68,8 @@ def test_compare_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert err.count("\n") == 1 and message in err and str(bad) in err
 
 
-def test_track_and_untrack_keep_comments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_track_and_untrack_keep_comments(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "config.toml"
     config.write_text('# my trials\n[trials]\nids = ["NCT07120750"]  # the seed\n')
     assert main(["--config", str(config), "track", "nct05349331", "NCT07120750"]) == 0

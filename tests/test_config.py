@@ -32,8 +32,8 @@ def readme_config_examples() -> list[str]:
     return re.findall(r"```toml\n(.*?)```", text, flags=re.S)
 
 
-def test_readme_config_examples_load_through_the_real_loader(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_config_examples_load_through_the_real_loader(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     examples = readme_config_examples()
     assert examples, "README.md shows no ```toml example"
     for name in set(re.findall(r"\$\{(\w+)\}", "".join(examples))):

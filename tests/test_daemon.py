@@ -23,7 +23,7 @@ from monitor.config import load
 from snapshots.store import Store
 from tests.support.builder import study
 from tests.support.http_sink import HttpSink
-from tests.support.registry import Fault, FakeRegistry
+from tests.support.registry import FakeRegistry, Fault
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_SECONDS = 60

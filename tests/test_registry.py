@@ -8,7 +8,7 @@ from monitor.config import RegistrySettings
 from monitor.errors import RegistryError
 from monitor.registry import MAX_URL_BYTES, RegistryClient
 from tests.support.builder import study
-from tests.support.registry import Fault, FakeRegistry
+from tests.support.registry import FakeRegistry, Fault
 
 
 def client_for(registry: FakeRegistry, **kw: float) -> tuple[RegistryClient, list[float]]:

@@ -4,12 +4,12 @@ and answers from a script (status, headers, delay), then 200."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.local_server import LocalServer, QuietHandler
 
 
 @dataclass
@@ -26,29 +26,21 @@ class Received:
     body: Any
 
 
-class HttpSink:
+class HttpSink(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[Received] = []
         self.script: list[Answer] = []
         self.down = False  # answer 503 to everything while True
         self.on_post: Callable[[Received], None] | None = None
-        self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> str:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Handler,), {"sink": self}))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.serve(type("Handler", (_Handler,), {"sink": self}))
         return self.url
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        return f"{self.origin}/hook"
 
     def next_answer(self) -> Answer:
         if self.down:
@@ -56,12 +48,8 @@ class HttpSink:
         return self.script.pop(0) if self.script else Answer()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     sink: HttpSink
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -72,13 +60,4 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self.sink.next_answer()
         if answer.delay:
             time.sleep(answer.delay)
-        data = b"ok"
-        self.send_response(answer.status)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in answer.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        try:
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        self.send(answer.status, b"ok", answer.headers, "text/plain")

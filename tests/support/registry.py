@@ -12,9 +12,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.local_server import LocalServer, QuietHandler
 
 PAGING_PARAMS = {"pageToken", "pageSize", "countTotal"}
 
@@ -31,11 +32,12 @@ class Fault:
     times: int = 1
 
 
-class FakeRegistry:
+class FakeRegistry(LocalServer):
     """The registry's state; tests change it between checks."""
 
     def __init__(self, records: dict[str, dict[str, Any]] | None = None,
                  data_timestamp: str = "2026-03-12T09:00:05") -> None:
+        super().__init__()
         self.records: dict[str, dict[str, Any]] = dict(records or {})
         self.data_timestamp = data_timestamp
         self.aliases: dict[str, str] = {}
@@ -47,25 +49,14 @@ class FakeRegistry:
         self.user_agents: set[str] = set()
         self.lock = threading.Lock()
         self._encoded: dict[str, bytes] = {}
-        self._server: ThreadingHTTPServer | None = None
 
-    # -- running ---------------------------------------------------------------------------
     def start(self) -> str:
-        handler = type("Handler", (_Handler,), {"registry": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.serve(type("Handler", (_Handler,), {"registry": self}))
         return self.base_url
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/v2"
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        return f"{self.origin}/api/v2"
 
     def put(self, record: dict[str, Any]) -> None:
         nct = record["protocolSection"]["identificationModule"]["nctId"]
@@ -119,17 +110,13 @@ def _token(offset: int, fixed: list[Any], empty_done: bool) -> str:
 
 
 def _untoken(token: str) -> tuple[int, list[Any], bool]:
-    offset, fixed, empty_done = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    padded = token + "=" * (-len(token) % 4)
+    offset, fixed, empty_done = json.loads(base64.urlsafe_b64decode(padded))
     return offset, [tuple(x) for x in fixed], empty_done
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     registry: FakeRegistry
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out at once, as a real server's
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         reg = self.registry
@@ -152,23 +139,15 @@ class _Handler(BaseHTTPRequestHandler):
             if nct in reg.reject_ids:
                 return self.answer(400, f"invalid NCT id {nct}")
             if nct in reg.aliases:
-                return self.answer(301, "moved", {"Location": f"/api/v2/studies/{reg.aliases[nct]}"})
+                moved_to = f"/api/v2/studies/{reg.aliases[nct]}"
+                return self.answer(301, "moved", {"Location": moved_to})
             if nct in reg.records:
                 return self.answer(200, reg.encoded(nct))
             return self.answer(404, f"study {nct} not found")
         return self.answer(404, "no such endpoint")
 
     def answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = body if isinstance(body, bytes) else (
-            json.dumps(body) if not isinstance(body, str) else body).encode()
-        self.send_response(status)
-        kind = "text/plain" if isinstance(body, str) else "application/json"
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        try:
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        """Bytes as they are, text as text/plain, anything else as JSON."""
+        if isinstance(body, str):
+            return self.send(status, body.encode(), headers, "text/plain")
+        self.send(status, body if isinstance(body, bytes) else json.dumps(body).encode(), headers)
