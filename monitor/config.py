@@ -38,6 +38,7 @@ class Field:
     required: bool = False
     choices: tuple[str, ...] = ()
     expect: str = ""
+    secret: bool = False  # never echo the value in an error
 
     def describe(self) -> str:
         if self.expect:
@@ -220,10 +221,11 @@ class Loader:
             return rule.default
         value = section[key]
         kinds = rule.kind if isinstance(rule.kind, tuple) else (rule.kind,)
+        shown = "a value that is not" if rule.secret else f"{value!r}"
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            raise self.fail(name, f"expected {rule.describe()}, got {value!r}")
+            raise self.fail(name, f"expected {rule.describe()}, got {shown}")
         if rule.choices and value not in rule.choices:
-            raise self.fail(name, f"expected {rule.describe()}, got {value!r}")
+            raise self.fail(name, f"expected {rule.describe()}, got {shown}")
         return value
 
     def positive(self, key: str, value: int | float) -> Any:

@@ -18,8 +18,8 @@ from monitor import __version__
 from monitor.config import RegistrySettings
 from monitor.errors import RegistryError
 
-USER_AGENT = (f"ctmonitor/{__version__} (ClinicalTrials.gov change monitor; "
-              "+https://github.com/ctmonitor/ctmonitor)")
+USER_AGENT = (f"ctmonitor/{__version__} (a change monitor for tracked ClinicalTrials.gov "
+              f"records; python-requests/{requests.__version__})")
 MAX_URL_BYTES = 6000
 PAGE_SIZE = 1000
 MAX_BACKOFF_SECONDS = 120.0

@@ -36,7 +36,7 @@ class EmailNotifier(Notifier):
         "port": Field(int, 0),
         "security": Field(str, "starttls", choices=("starttls", "ssl", "none")),
         "username": Field(str),
-        "password": Field(str),
+        "password": Field(str, secret=True),
         "from": Field(str, required=True, expect="an email address"),
         "to": Field(list, required=True, expect="a list of email addresses"),
     }

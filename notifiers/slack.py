@@ -28,7 +28,8 @@ class SlackNotifier(Notifier):
     """Post a change summary to a Slack incoming webhook."""
 
     kind = "slack"
-    fields = {"webhook_url": Field(str, required=True, expect="a Slack incoming webhook URL")}
+    fields = {"webhook_url": Field(str, required=True, expect="a Slack incoming webhook URL",
+                                   secret=True)}
 
     @classmethod
     def check_options(cls, values: dict[str, Any], fail: Fail) -> dict[str, Any]:

@@ -12,8 +12,9 @@ class WebhookNotifier(Notifier):
     """POST one JSON payload per trial version (a digest posts {"digest": [...]})."""
 
     kind = "webhook"
-    fields = {"url": Field(str, required=True, expect="an http(s) URL"),
-              "headers": Field(dict, {}, expect="a table of header names to strings")}
+    fields = {"url": Field(str, required=True, expect="an http(s) URL", secret=True),
+              "headers": Field(dict, {}, expect="a table of header names to strings",
+                               secret=True)}
 
     @classmethod
     def check_options(cls, values: dict[str, Any], fail: Fail) -> dict[str, Any]:
@@ -21,7 +22,7 @@ class WebhookNotifier(Notifier):
             raise fail("url", "expected an http(s) URL")
         for name, value in values["headers"].items():
             if not isinstance(value, str):
-                raise fail(f"headers.{name}", f"expected a string, got {value!r}")
+                raise fail(f"headers.{name}", "expected a string")
         return values
 
     def send(self, messages: list[dict[str, Any]], key: str) -> str:

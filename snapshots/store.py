@@ -7,9 +7,7 @@ with its events and its outbox rows: a crash keeps what was committed and no hal
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -41,7 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.errors import StoreBusy, StoreError
+from monitor.errors import StoreError
+from snapshots.locks import hold, holder
 
 SCHEMA_VERSION = 1
 KEEP_CHECKS = 1000
@@ -188,29 +187,18 @@ class Store:
     @contextmanager
     def writer_lock(self, wait: bool = False) -> Iterator[None]:
         """Hold the one-writer lock of this store (a daemon's check or a manual check)."""
-        with _hold(self._lock_file("lock"), wait, "checking it"):
+        with hold(self._lock_file("lock"), wait, "checking it"):
             yield
 
     @contextmanager
     def daemon_lock(self) -> Iterator[None]:
         """Hold the lock that says a daemon runs on this store."""
-        with _hold(self._lock_file("daemon"), False, "running as a daemon on it"):
+        with hold(self._lock_file("daemon"), False, "running as a daemon on it"):
             yield
 
     def lock_holder(self, kind: str = "daemon") -> int | None:
         """The pid holding a lock ("daemon" or "lock"), or None when nobody does."""
-        path = self._lock_file(kind)
-        if path is None or not path.exists():
-            return None
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else -1
-        finally:
-            os.close(fd)
-        return None
+        return holder(self._lock_file(kind))
 
     def _lock_file(self, kind: str) -> Path | None:
         return None if self.path is None else self.path.with_name(f"{self.path.name}.{kind}")
@@ -406,27 +394,6 @@ class Store:
         with self.transaction() as conn:
             rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
             return {status: count for status, count in rows}
-
-
-@contextmanager
-def _hold(path: Path | None, wait: bool, doing: str) -> Iterator[None]:
-    """An exclusive flock on path holding our pid; StoreBusy naming the holder if taken."""
-    if path is None:
-        yield
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise StoreBusy(f"store is busy: process {holder} is {doing}; "
-                            "try again when it is done") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _version(row: Any, data: dict[str, Any] | None = None) -> Version:

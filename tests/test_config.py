@@ -105,3 +105,13 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_ids_are_upper_cased_and_deduplicated(tmp_path: Path) -> None:
     settings = config.load(write(tmp_path, '[trials]\nids = ["nct05935098", "NCT05935098"]\n'))
     assert settings.trial_ids == ("NCT05935098",)
+
+
+def test_secrets_are_never_echoed_in_errors(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CTM_HOOK", "s3cr3t-token")
+    path = write(tmp_path, '[notifiers.team]\ntype = "slack"\nwebhook_url = "${CTM_HOOK}"\n')
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert "s3cr3t-token" not in str(caught.value)
+    assert "notifiers.team.webhook_url" in str(caught.value)
