@@ -20,6 +20,7 @@ from notifiers.delivery import Courier, build_notifiers
 from notifiers.sample import sample_payload
 from snapshots.diff import compare_records, diff
 from snapshots.events import ChangeEvent
+from snapshots.normalise import record_id
 from snapshots.store import Store
 
 PROGRESS_MIN_TRIALS = 300
@@ -167,11 +168,7 @@ def diff_versions(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    old, new = read_record(args.old), read_record(args.new)
-    try:
-        events = compare_records(old, new)
-    except RecordError as exc:
-        raise RecordError(f"{exc}") from None
+    events = compare_records(read_record(args.old), read_record(args.new))
     return print_events(args, events, f"{args.old} -> {args.new}")
 
 
@@ -182,8 +179,6 @@ def read_record(name: str) -> Any:
         raise MonitorError(f"{name}: no such file") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RecordError(f"{name}: not a JSON file ({exc})") from None
-    from snapshots.normalise import record_id
-
     try:
         record_id(record)
     except RecordError as exc:

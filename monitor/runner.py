@@ -14,7 +14,7 @@ from monitor.errors import MonitorError, RecordError
 from monitor.registry import RegistryClient
 from notifiers.delivery import Courier, DeliveryReport, monitor_rows, rows_for_version
 from snapshots.diff import diff
-from snapshots.events import one_line
+from snapshots.events import ChangeEvent, one_line
 from snapshots.normalise import Snapshot, normalise, record_id
 from snapshots.store import Store, utcnow
 
@@ -104,16 +104,18 @@ class Check:
         if self.data_timestamp is None or self.data_timestamp != last:
             return ids
         rows = {r["nct_id"]: r for r in self.store.trial_rows(ids)}
-        pending = [i for i in ids if not rows[i]["latest_version"] or rows[i]["last_error"]]
-        pending = [i for i in pending if not rows[i]["missing_since"]]
+        pending = [i for i in ids if (not rows[i]["latest_version"] or rows[i]["last_error"])
+                   and not rows[i]["missing_since"]]
+        waiting = set(pending)
         self.result.fresh = not pending
-        self.result.unchanged = [i for i in ids if i not in pending]
+        self.result.unchanged = [i for i in ids if i not in waiting]
         return pending
 
     def fetch(self, ids: list[str]) -> None:
         seen: set[str] = set()
-        for asked, studies in self.client.fetch_batches(ids):
-            hashes = self.store.latest_hashes(asked)
+        for batch, studies in self.client.fetch_batches(ids):
+            asked = set(batch)
+            hashes = self.store.latest_hashes(batch)
             unchanged: list[str] = []
             count = 0
             for record in studies:
@@ -137,7 +139,7 @@ class Check:
             raise CheckInterrupted("check interrupted")
 
     @staticmethod
-    def match(record: Any, asked: list[str]) -> str | None:
+    def match(record: Any, asked: set[str]) -> str | None:
         """The tracked id a record answers: its own NCT id or one of its aliases."""
         try:
             nct_id = record_id(record)
@@ -190,7 +192,7 @@ class Check:
         (self.result.changed if previous else self.result.new).append(nct_id)
         return "changed" if previous else "new"
 
-    def store_version(self, nct_id: str, snapshot: Snapshot, events: list[Any],
+    def store_version(self, nct_id: str, snapshot: Snapshot, events: list[ChangeEvent],
                       baseline: bool) -> None:
         self.store.add_version(
             nct_id, snapshot.canonical, snapshot.hash, snapshot.status, snapshot.title,

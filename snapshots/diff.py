@@ -17,7 +17,7 @@ from snapshots import wording
 from snapshots.events import ChangeEvent
 from snapshots.keyed import KeyedList, Path, keyed, unkeyed
 from snapshots.normalise import normalise
-from snapshots.rules import Change, is_unit, rule_for
+from snapshots.rules import Change, generic, is_unit, rule_for
 
 MISSING = object()
 
@@ -140,16 +140,10 @@ def _event(nct_id: str, unit: Path, a: dict[str, Any], b: dict[str, Any], prefix
     change = Change(_render(unit, keys), old, new, _context(unit, keys, a, b),
                     old_record, new_record)
     label = rule.label or wording.label_of(field)
-    summary = (rule.summary or _generic)(change, label)
+    summary = (rule.summary or generic)(change, label)
     days = wording.days_between(old, new) if rule.days else None
     return ChangeEvent(nct_id, rule.category, field, change.where, old, new,
                        rule.severity_of(change), summary, days)
-
-
-def _generic(change: Change, label: str) -> str:
-    from snapshots.rules import generic
-
-    return generic(change, label)
 
 
 def _record_value(value: Any) -> Any:

@@ -47,11 +47,6 @@ def normalise(record: Any) -> Snapshot:
     nct_id = record_id(record)
     data = {key: record[key] for key in KEPT_SECTIONS if key in record}
     data.setdefault("hasResults", "resultsSection" in record)
-    return from_data(nct_id, data)
-
-
-def from_data(nct_id: str, data: dict[str, Any]) -> Snapshot:
-    """Rebuild a Snapshot from stored normalised data."""
     canonical = canonical_json(data)
     return Snapshot(nct_id, data, canonical, hashlib.sha256(canonical).hexdigest())
 
