@@ -73,7 +73,7 @@ class Daemon:
                 health.review_staleness(self.settings, self.store)
                 self.courier.deliver()
         except MonitorError as exc:
-            log.warning("watch skipped: %s", exc)
+            log.info("watch skipped: %s", exc)
 
     def stop(self, signum: int, _frame: Any) -> None:
         log.info("received %s: stopping after the current trial", signal.Signals(signum).name)

@@ -223,3 +223,49 @@ def test_webhook_timeout(sink: Any, tmp_path: Path) -> None:
                    Environment(http_timeout=0.2))
     with pytest.raises(RetryableDelivery, match="timed out"):
         hook.send([sample_payload()], "k")
+
+
+@pytest.fixture
+def tls_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A test certificate authority the SMTP client trusts (through SSL_CERT_FILE)."""
+    import trustme
+
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    return ca
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_email_over_tls(tmp_path: Path, tls_ca: Any, security: str) -> None:
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("localhost").configure_cert(server_context)
+    inbox = SmtpInbox()
+    port = free_port()
+    options = ({"tls_context": server_context, "require_starttls": True}
+               if security == "starttls" else {"ssl_context": server_context})
+    controller = Controller(inbox, hostname="localhost", port=port, **options)
+    if security == "ssl":
+        controller.ready_timeout = 5
+    controller.start()
+    try:
+        mail = channel(tmp_path, f"""
+[notifiers.mail]
+type = "email"
+host = "localhost"
+port = {port}
+security = "{security}"
+from = "ctmonitor@example.org"
+to = ["investigator@example.org"]
+""")
+        assert mail.send([sample_payload()], "k") == "accepted by localhost"
+        assert inbox.messages[0]["Subject"].startswith("NCT05935098 terminated")
+    finally:
+        controller.stop()

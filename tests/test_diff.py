@@ -317,3 +317,27 @@ def test_a_module_appearing_or_vanishing(module: str) -> None:
     full = study()
     bare = changed(full, f"protocolSection.{module}", None)
     assert compare_records(bare, full) and compare_records(full, bare)
+
+
+def refreshed(record: dict, rng: random.Random) -> dict:
+    """The next weekday's copy of a record when the sponsor changed nothing: what the
+    registry rewrites on its own (API-NOTES.md section 5), with every list reordered."""
+    new = shuffled(copy.deepcopy(record), rng)
+    status = new["protocolSection"]["statusModule"]
+    status["statusVerifiedDate"] = "2026-03"
+    status["lastUpdateSubmitDate"] = "2026-03-11"
+    status["lastUpdatePostDateStruct"] = {"date": "2026-03-13", "type": "ACTUAL"}
+    for key in ("studyFirstPostDateStruct", "resultsFirstPostDateStruct",
+                "dispFirstPostDateStruct"):
+        if key in status:
+            status[key]["type"] = "ACTUAL"
+    derived = new.setdefault("derivedSection", {})
+    derived.setdefault("miscInfoModule", {})["versionHolder"] = "2026-03-13"
+    derived["miscInfoModule"]["modelPredictions"] = {"bmiLimits": {"minBmi": 18.5}}
+    return new
+
+
+@pytest.mark.parametrize("index", range(len(RECORDS)))
+def test_a_bookkeeping_refresh_of_any_real_record_alerts_nobody(index: int) -> None:
+    record = RECORDS[index]
+    assert compare_records(record, refreshed(record, random.Random(index))) == []
