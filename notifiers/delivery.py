@@ -17,7 +17,7 @@ from typing import Any
 from monitor.config import ChannelSettings, Settings
 from notifiers.base import Environment, Notifier, RetryableDelivery
 from notifiers.render import trial_url
-from snapshots.events import ChangeEvent, wanted
+from snapshots.events import SEVERITY_RANK, ChangeEvent, wanted
 from snapshots.store import OutboxItem, Store, utcnow
 
 RETRIES_IN_CHECK = 2
@@ -85,6 +85,11 @@ def outbox_row(channel: str, kind: str, payload: dict[str, Any], key: str,
             "status": "pending", "attempts": 0, "next_attempt_at": 0.0, "created_at": utcnow()}
 
 
+def _most_severe_first(item: OutboxItem) -> int:
+    return -max((SEVERITY_RANK[c["severity"]] for c in item.payload.get("changes", [])),
+                default=len(SEVERITY_RANK))  # alerts about the monitor itself lead
+
+
 def _key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -114,7 +119,8 @@ class Courier:
                                         self.clock(), give_up=True)
                 report.failed += len(items)
                 continue
-            groups = [items] if notifier.settings.mode == "digest" else [[i] for i in items]
+            groups = ([sorted(items, key=_most_severe_first)]
+                      if notifier.settings.mode == "digest" else [[i] for i in items])
             for group in groups:
                 self._send(notifier, group, report)
         return report

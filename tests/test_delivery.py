@@ -147,15 +147,17 @@ min_severity = "notable"
 """)
     run = Harness(config)
     run.check()
-    terminate(registry)
-    registry.put(changed(registry.records["NCT01000002"],
+    registry.put(changed(registry.records["NCT01000001"],
                          "protocolSection.designModule.enrollmentInfo.count", 400))
+    stopped = changed(registry.records["NCT01000002"], f"{S}.overallStatus", "TERMINATED")
+    registry.put(changed(stopped, f"{S}.whyStopped", "Funding withdrawn"))
+    registry.data_timestamp = "2026-03-13T09:00:04"
     run.check()
     [post] = sink.received
     alerts = post.body["alerts"]
     assert post.body["event"] == "digest" and len(alerts) == 2
     fields = [[c["field"] for c in a["changes"]] for a in alerts]
-    assert sorted(fields) == [["enrollmentCount"], ["overallStatus", "whyStopped"]]
+    assert fields == [["overallStatus", "whyStopped"], ["enrollmentCount"]]  # critical first
 
 
 def test_killed_between_send_and_mark_repeats_only_with_the_same_key(
