@@ -15,6 +15,7 @@ from notifiers.render import headline, history_url, ordered, trial_url
 SLACK_TEXT_LIMIT = 3000
 SLACK_BLOCK_LIMIT = 50
 HEADER_LIMIT = 150
+PACK_LIMIT = SLACK_TEXT_LIMIT - 200  # room left in a block for "+N more changes"
 SEVERITY_MARKS = {"critical": ":red_circle: *critical*", "notable": ":large_orange_circle: "
                   "*notable*", "minor": ":white_circle: minor"}
 
@@ -42,18 +43,23 @@ class SlackNotifier(Notifier):
 
 
 def slack_message(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """Block Kit for one alert or a digest: header, then per trial a title and its changes."""
+    """Block Kit for one alert or a digest: a header, then a section or more per trial
+    (its title, then its changes, most severe first); trials past the block limit are
+    counted in a last section."""
     title = headline(messages[0]) if len(messages) == 1 else (
         f"{len(messages)} alerts: {headline(messages[0])}")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_LIMIT)}}]
-    room = SLACK_BLOCK_LIMIT - 1 - len(messages)  # one title block per trial
-    lines = [_lines(m) for m in messages]
-    budget = _share(lines, room)
-    for message, trial_lines, share in zip(messages, lines, budget, strict=True):
-        blocks.append(_section(_title(message)))
+    room = SLACK_BLOCK_LIMIT - 2  # the header, and a section counting trials left out
+    shown = messages[:room]
+    lines = [[_title(m), *_lines(m)] for m in shown]
+    for message, trial_lines, share in zip(shown, lines, _share(lines, room), strict=True):
         blocks += _pack(trial_lines, share, message)
-    return {"text": _clip(title, SLACK_TEXT_LIMIT), "blocks": blocks[:SLACK_BLOCK_LIMIT]}
+    if len(messages) > len(shown):
+        left = len(messages) - len(shown)
+        blocks.append(_section(f"+{left} more trial{'s' if left != 1 else ''} changed "
+                               "in this check (see `ctmonitor list`)"))
+    return {"text": _clip(title, SLACK_TEXT_LIMIT), "blocks": blocks}
 
 
 def _title(message: dict[str, Any]) -> str:
@@ -71,12 +77,11 @@ def _lines(message: dict[str, Any]) -> list[str]:
 
 
 def _share(lines: list[list[str]], room: int) -> list[int]:
-    """Blocks each trial may use: at least one when it has changes, the rest by need."""
-    need = [max(1, -(-sum(len(x) + 1 for x in ls) // SLACK_TEXT_LIMIT)) if ls else 0
-            for ls in lines]
+    """Blocks each trial may use: one at least, more by need while there is room."""
+    need = [len(_greedy(ls)) for ls in lines]
     if sum(need) <= room:
         return need
-    share = [min(n, 1) for n in need]
+    share = [1 for _ in need]
     spare = max(0, room - sum(share))
     for i, n in enumerate(need):
         extra = min(n - share[i], spare)
@@ -85,24 +90,25 @@ def _share(lines: list[list[str]], room: int) -> list[int]:
     return share
 
 
+def _greedy(lines: list[str]) -> list[list[str]]:
+    """Lines gathered into as few blocks of PACK_LIMIT characters as they go."""
+    packed: list[list[str]] = [[]]
+    size = 0
+    for line in (_clip(x, PACK_LIMIT) for x in lines):
+        if packed[-1] and size + len(line) + 1 > PACK_LIMIT:
+            packed.append([])
+            size = 0
+        packed[-1].append(line)
+        size += len(line) + 1
+    return packed
+
+
 def _pack(lines: list[str], blocks: int, message: dict[str, Any]) -> list[dict[str, Any]]:
     """Up to `blocks` sections of lines, most severe first; what is left is counted."""
-    packed: list[list[str]] = []
-    current: list[str] = []
-    kept = 0
-    for line in lines:
-        line = _clip(line, SLACK_TEXT_LIMIT - 200)
-        if sum(len(x) + 1 for x in current) + len(line) + 1 > SLACK_TEXT_LIMIT - 200:
-            if len(packed) + 1 >= blocks:
-                break
-            packed.append(current)
-            current = []
-        current.append(line)
-        kept += 1
-    if current and blocks:
-        packed.append(current)
-    left = len(lines) - kept
-    if left and packed:
+    packed = _greedy(lines)
+    left = sum(len(p) for p in packed[blocks:])
+    packed = packed[:blocks]
+    if left:
         link = trial_url(message["nct_id"]) if message.get("nct_id") else ""
         packed[-1].append(f"+{left} more change{'s' if left != 1 else ''}"
                           + (f" — <{link}|see the trial>" if link else ""))

@@ -176,15 +176,16 @@ def test_a_digest_of_200_changes_fits_slacks_limits() -> None:
 
 
 def test_one_alert_too_big_keeps_the_most_severe_and_counts_the_rest() -> None:
-    body = slack_message([trial_payload("NCT09000001", "Big", 2, 1, many_changes(600,
-                                                                              "NCT09000001"))])
+    body = slack_message([trial_payload("NCT09000001", "Big", 2, 1,
+                                        many_changes(2000, "NCT09000001"))])
     assert len(body["blocks"]) <= SLACK_BLOCK_LIMIT
     assert all(len(b["text"]["text"]) <= SLACK_TEXT_LIMIT for b in body["blocks"])
     texts = "\n".join(b["text"]["text"] for b in body["blocks"])
     kept = texts.count("Site status")
-    assert f"+{600 - kept} more changes — <https://clinicaltrials.gov/study/NCT09000001|" in texts
-    assert texts.count(":red_circle:") == 200  # every critical change kept
-    assert texts.count(":white_circle:") < 200
+    assert f"+{2000 - kept} more changes — <https://clinicaltrials.gov/study/NCT09000001|" in texts
+    criticals = sum(1 for i in range(2000) if i % 3 == 2)
+    assert texts.count(":red_circle:") == criticals  # every critical change kept
+    assert texts.count(":white_circle:") < criticals
 
 
 # -- webhook ----------------------------------------------------------------------------------
@@ -269,3 +270,12 @@ to = ["investigator@example.org"]
         assert inbox.messages[0]["Subject"].startswith("NCT05935098 terminated")
     finally:
         controller.stop()
+
+
+def test_a_digest_of_more_trials_than_blocks_counts_the_rest() -> None:
+    messages = [trial_payload(f"NCT0900{i:04d}", f"Trial {i}", 3, 2,
+                              many_changes(2, f"NCT0900{i:04d}")) for i in range(100)]
+    body = slack_message(messages)
+    assert len(body["blocks"]) == SLACK_BLOCK_LIMIT
+    assert body["blocks"][-1]["text"]["text"].startswith("+52 more trials changed")
+    assert all(len(b["text"]["text"]) <= SLACK_TEXT_LIMIT for b in body["blocks"])
