@@ -1,0 +1,58 @@
+"""The README's alert examples are what the code produces for the real pair NCT05935098."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from monitor.config import DEFAULT_CATEGORIES
+from notifiers.delivery import trial_payload
+from notifiers.email import html_to_text, render_html
+from notifiers.render import message_lines
+from notifiers.slack import slack_message
+from snapshots.diff import compare_records
+from snapshots.events import wanted
+from tests.conftest import pair
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def payload() -> dict:
+    old, new = pair("NCT05935098")
+    events = wanted(compare_records(old, new), DEFAULT_CATEGORIES, "minor")
+    message = trial_payload("NCT05935098", new["protocolSection"]["identificationModule"]
+                            ["briefTitle"], 2, 1, events)
+    message["detected_at"] = "2026-03-13T15:02:11Z"
+    return message
+
+
+def blocks(language: str) -> list[str]:
+    """The README's fenced blocks of one language ("" for plain fences), in order."""
+    found, current, opened = [], [], None
+    for line in README.splitlines():
+        if line.startswith("```"):
+            if opened is None:
+                opened, current = line[3:].strip(), []
+            else:
+                if opened == language:
+                    found.append("\n".join(current) + "\n")
+                opened = None
+        elif opened is not None:
+            current.append(line)
+    return found
+
+
+def test_readme_console_alert_is_the_real_output() -> None:
+    first = blocks("")[0]
+    assert first.strip().splitlines() == message_lines(payload())
+
+
+def test_readme_slack_message_is_the_real_output() -> None:
+    shown = next(b for b in blocks("json") if '"blocks"' in b)
+    assert json.loads(shown) == slack_message([payload()])
+
+
+def test_readme_email_is_the_real_text_part() -> None:
+    shown = next(b for b in blocks("") if b.startswith("Subject:"))
+    body = shown.split("\n\n", 1)[1]
+    assert body == html_to_text(render_html([payload()]))
