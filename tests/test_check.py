@@ -172,3 +172,45 @@ def test_a_registry_without_search_or_version_is_read_one_trial_at_a_time(
     assert run(config, "check") == 0
     assert "2 new versions, 0 unchanged, 0 failed" in capsys.readouterr().out
     assert registry.requests_to("/studies/NCT0100000") == 2
+
+
+def test_diff_and_show_read_the_stored_versions(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = pair("NCT05935098")
+    registry.put(old)
+    config = make_config(["NCT05935098"])
+    run(config, "check")
+    registry.put(new)
+    registry.data_timestamp = "2026-03-13T09:00:04"
+    run(config, "check")
+    capsys.readouterr()
+    assert run(config, "diff", "NCT05935098", "--json") == 0
+    latest = json.loads(capsys.readouterr().out)
+    assert run(config, "diff", "NCT05935098", "1", "2", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == latest
+    assert run(config, "history", "NCT05935098", "--json") == 0
+    assert json.loads(capsys.readouterr().out)[1]["changes"] == latest
+    assert run(config, "diff", "NCT05935098", "2", "1") == 0
+    assert "Overall status: Terminated -> Active, not recruiting" in capsys.readouterr().out
+    assert run(config, "show", "NCT05935098", "--version", "1", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["protocolSection"] == old["protocolSection"] and "derivedSection" not in shown
+    assert run(config, "show", "NCT05935098") == 0
+    assert "Overall status:     Terminated" in capsys.readouterr().out
+    assert run(config, "diff", "NCT05935098", "1", "7") == 1
+    assert capsys.readouterr().err == "ctmonitor: NCT05935098: no version 7 (versions 1 to 2)\n"
+
+
+def test_the_progress_bar_shows_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from monitor.commands import PROGRESS_MIN_TRIALS, progress_bar
+
+    with progress_bar(PROGRESS_MIN_TRIALS * 10) as advance:
+        assert advance is None  # pytest's stderr is not a terminal
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with progress_bar(PROGRESS_MIN_TRIALS - 1) as advance:
+        assert advance is None
+    with progress_bar(PROGRESS_MIN_TRIALS) as advance:
+        assert callable(advance)
+        advance(PROGRESS_MIN_TRIALS)
