@@ -21,7 +21,7 @@ from monitor import health
 from monitor.config import Settings
 from monitor.errors import MonitorError, StoreBusy
 from monitor.registry import RegistryClient
-from monitor.runner import run_check
+from monitor.runner import CheckInterrupted, run_check
 from monitor.schedule import cron_trigger
 from notifiers.base import Environment
 from notifiers.delivery import Courier, build_notifiers
@@ -43,7 +43,16 @@ class Daemon:
         self.store = store
         self.stopping = threading.Event()
         self.courier = Courier(store, build_notifiers(settings, Environment()),
-                               settings.max_attempts)
+                               settings.max_attempts, sleep=self.pause)
+
+    def pause(self, seconds: float) -> None:
+        """Delivery backoff that ends early when a stop is asked for."""
+        self.stopping.wait(seconds)
+
+    def pause_fetching(self, seconds: float) -> None:
+        """Registry backoff and pacing: a stop asked for meanwhile ends the check here."""
+        if self.stopping.wait(seconds):
+            raise CheckInterrupted("check interrupted")
 
     def check(self) -> None:
         """One scheduled check; every outcome is logged, none escapes to the scheduler."""
@@ -61,7 +70,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         with self.store.writer_lock():
-            client = RegistryClient(self.settings.registry)
+            client = RegistryClient(self.settings.registry, sleep=self.pause_fetching)
             result = run_check(self.settings, self.store, client, self.courier,
                                should_stop=self.stopping.is_set)
         log.info(result.summary())

@@ -236,3 +236,18 @@ def test_status_reports_the_daemon_and_the_last_check(
     assert daemon.stop() == 0
     main(["--config", str(config), "status", "--json"])
     assert '"daemon": "not running"' in capsys.readouterr().out
+
+
+def test_sigterm_during_a_long_backoff_still_stops_within_seconds(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any,
+        daemons: list[Daemon]) -> None:
+    registry.put(study("NCT01000001"))
+    registry.faults.append(Fault("/version", 503, {"Retry-After": "100"}, times=10))
+    config = daemon_config(make_config, sink, ["NCT01000001"])
+    daemon = Daemon(config, "--now")
+    daemons.append(daemon)
+    wait_for(lambda: registry.requests_to("/version"), "the first refused request")
+    started = time.monotonic()
+    assert daemon.stop() == 0
+    assert time.monotonic() - started < 10
+    assert "interrupted" in daemon.output()
