@@ -15,8 +15,8 @@ from monitor.errors import ConfigError, DeliveryError, MonitorError, RecordError
 from monitor.registry import RegistryClient
 from monitor.runner import run_check
 from monitor.tracking import edit_ids, parse_ids
-from notifiers.base import Environment, RetryableDelivery
-from notifiers.delivery import Courier, build_notifiers
+from notifiers.base import Environment
+from notifiers.delivery import Courier, attempt, build_notifiers
 from notifiers.sample import sample_payload
 from snapshots.diff import compare_records, diff
 from snapshots.events import ChangeEvent
@@ -221,11 +221,10 @@ def notify_test(args: argparse.Namespace) -> int:
     for name, notifier in notifiers.items():
         if args.name and name != args.name:
             continue
-        try:
-            answer = notifier.send([sample_payload()], f"notify-test-{name}")
-        except RetryableDelivery as exc:
+        answer, failure = attempt(notifier, [sample_payload()], f"notify-test-{name}")
+        if failure is not None:
             failed += 1
-            answer = f"FAILED: {exc}"
+            answer = f"FAILED: {failure}"
         out(f"{name} ({notifier.kind}): {answer}")
     if failed:
         raise DeliveryError(f"{failed} channel{'s' if failed != 1 else ''} did not accept "

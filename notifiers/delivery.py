@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from notifiers.render import trial_url
 from snapshots.events import SEVERITY_RANK, ChangeEvent, wanted
 from snapshots.store import OutboxItem, Store, utcnow
 
+log = logging.getLogger("ctmonitor")
 RETRIES_IN_CHECK = 2
 BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 3600.0
@@ -94,6 +96,22 @@ def _key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def attempt(notifier: Notifier, messages: list[dict[str, Any]],
+            key: str) -> tuple[str | None, RetryableDelivery | None]:
+    """Send once: (the channel's answer, None), or (None, why it did not take the alert).
+
+    A channel's unexpected error counts as a failed try too, so that it is recorded and
+    retried like any other, and never stops the channels after it.
+    """
+    try:
+        return notifier.send(messages, key), None
+    except RetryableDelivery as exc:
+        return None, exc
+    except Exception as exc:  # noqa: BLE001 (any channel bug is one failed delivery)
+        log.debug("channel %s failed", notifier.name, exc_info=True)
+        return None, RetryableDelivery(f"unexpected error ({type(exc).__name__})")
+
+
 class Courier:
     """Sends what the outbox holds through the configured channels."""
 
@@ -131,25 +149,23 @@ class Courier:
             "+".join(i.idempotency_key for i in group))
         attempts = max(i.attempts for i in group)
         for tried in range(RETRIES_IN_CHECK + 1):
-            try:
-                answer = notifier.send([i.payload for i in group], key)
-            except RetryableDelivery as exc:
-                attempts += 1
-                wait = self._backoff(attempts, exc.retry_after)
-                last = attempts >= self.max_attempts
-                if last or tried == RETRIES_IN_CHECK or wait > MAX_WAIT_IN_CHECK:
-                    self.store.mark_attempt(ids, str(exc), self.clock() + wait, give_up=last,
-                                            attempts=attempts)
-                    report.failed += len(group) if last else 0
-                    report.pending += 0 if last else len(group)
-                    report.answers.append(f"{notifier.name}: {exc}")
-                    return
-                self.sleep(wait)
-            else:
+            answer, failure = attempt(notifier, [i.payload for i in group], key)
+            if failure is None:
                 self.store.mark_delivered(ids)
                 report.sent += len(group)
                 report.answers.append(f"{notifier.name}: {answer}")
                 return
+            attempts += 1
+            wait = self._backoff(attempts, failure.retry_after)
+            last = attempts >= self.max_attempts
+            if last or tried == RETRIES_IN_CHECK or wait > MAX_WAIT_IN_CHECK:
+                self.store.mark_attempt(ids, str(failure), self.clock() + wait, give_up=last,
+                                        attempts=attempts)
+                report.failed += len(group) if last else 0
+                report.pending += 0 if last else len(group)
+                report.answers.append(f"{notifier.name}: {failure}")
+                return
+            self.sleep(wait)
 
     @staticmethod
     def _backoff(attempts: int, retry_after: float | None) -> float:

@@ -201,3 +201,22 @@ def test_notify_test_reports_each_channel(sink: HttpSink, make_config: Any,
     assert "hook1 (webhook): FAILED: cannot connect" in captured.out
     assert "console (console): printed" in captured.out
     assert captured.err == "ctmonitor: 1 channel did not accept the sample alert\n"
+
+
+def test_a_channel_crashing_is_a_failed_try_not_a_failed_check(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any) -> None:
+    registry.put(study("NCT01000001"))
+    config = make_config(["NCT01000001"], f"""
+[notifiers.hook]
+type = "webhook"
+url = "{sink.url}"
+headers = {{ X-Team = "Onkologie ☃" }}
+""")
+    run = Harness(config)
+    run.check()
+    terminate(registry)
+    result = run.check()
+    assert result.delivery.sent == 1 and result.delivery.pending == 1  # console, then hook
+    [row] = [r for r in run.rows() if r["channel"] == "hook"]
+    assert row["last_error"] == "unexpected error (UnicodeEncodeError)"
+    assert row["status"] == "pending" and row["attempts"] == 3
