@@ -48,7 +48,6 @@ class RegistryClient:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", USER_AGENT)
         self.session.headers["User-Agent"] = USER_AGENT
         self.sleep = sleep
         self.clock = clock
@@ -87,7 +86,10 @@ class RegistryClient:
         if response.status_code == 400:
             return SingleResult(nct_id, None, rejected=_short(response.text))
         record = self._json(response, nct_id)
-        found = record.get("protocolSection", {}).get("identificationModule", {}).get("nctId")
+        try:
+            found = record["protocolSection"]["identificationModule"]["nctId"]
+        except (KeyError, TypeError):
+            found = None  # not a study record: the check reports it for this trial
         moved = any(r.status_code in (301, 308) for r in response.history)
         alias = found if moved and found and found != nct_id else None
         return SingleResult(nct_id, record, alias_of=alias)

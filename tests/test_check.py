@@ -214,3 +214,14 @@ def test_the_progress_bar_shows_only_on_a_terminal(monkeypatch: pytest.MonkeyPat
     with progress_bar(PROGRESS_MIN_TRIALS) as advance:
         assert callable(advance)
         advance(PROGRESS_MIN_TRIALS)
+
+
+def test_a_malformed_record_fails_its_trial_only(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    registry.put(study("NCT01000001"))
+    registry.faults.append(Fault("/studies/NCT01000002", 200, body="[1, 2, 3]"))
+    config = make_config(["NCT01000001", "NCT01000002"])
+    assert run(config, "check") == 0
+    assert "1 new version, 0 unchanged, 1 failed" in capsys.readouterr().out
+    run(config, "list")
+    assert "last check failed: not a study record: a JSON array" in capsys.readouterr().out
