@@ -66,10 +66,13 @@ def generic(change: Change, label: str) -> str:
     """"Label (item): old -> new", "Label: added X", or a short text diff."""
     head = f"{label}{change.context}"
     old, new = change.old, change.new
+    scalar = not isinstance(old if new is None else new, dict | list)
     if old is None:
-        return f"{head}: added {w.show(new)}"
+        return (f"{head}: {w.show(new)} (was not given)" if scalar
+                else f"{head}: added {w.show(new)}")
     if new is None:
-        return f"{head}: removed {w.show(old)}"
+        return (f"{head}: no longer given (was {w.show(old)})" if scalar
+                else f"{head}: removed {w.show(old)}")
     if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > w.TEXT_LIMIT:
         return f"{head} changed: {w.text_change(old, new)}"
     if isinstance(old, list) and isinstance(new, list):
@@ -169,6 +172,11 @@ def has_results(change: Change, label: str) -> str:
     return "Results no longer shown" if change.old else generic(change, label)
 
 
+def first_posted(change: Change, label: str) -> str:
+    return f"{label} on {change.new}" if change.old is None and change.new else generic(
+        change, label)
+
+
 def results_module(change: Change, label: str) -> str:
     if change.old is None:
         return f"{label} posted"
@@ -231,7 +239,7 @@ RULES: list[Rule] = [
     _rule("hasResults", "results", "Results", field="hasResults", severity="notable",
           summary=has_results),
     _rule(f"{S}.resultsFirstPostDateStruct.date", "results", "Results first posted",
-          field="resultsFirstPostDate", severity="notable"),
+          field="resultsFirstPostDate", severity="notable", summary=first_posted),
     *[_rule(f"{S}.{key}", "results", label) for key, label in (
         ("resultsFirstSubmitDate", "Results first submitted"),
         ("resultsFirstSubmitQcDate", "Results passed quality control"),
