@@ -160,9 +160,9 @@ def fill_store(path: Path, trials: int, versions: int) -> None:
     from sqlalchemy import insert, update
 
     from snapshots.normalise import normalise
+    from snapshots.schema import trials as trials_table
+    from snapshots.schema import versions as versions_table
     from snapshots.store import Store, utcnow
-    from snapshots.store import trials as trials_table
-    from snapshots.store import versions as versions_table
 
     fleet = Fleet(len(templates()))
     snaps = [normalise(r) for r in fleet.records()]

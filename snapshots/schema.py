@@ -1,0 +1,82 @@
+"""The store's tables (SQLAlchemy Core), and the schema version later migrations start from."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text))
+
+trials = Table(
+    "trials", metadata,
+    Column("nct_id", String, primary_key=True),
+    Column("added_at", String, nullable=False),
+    Column("alias_of", String),
+    Column("missing_since", String),
+    Column("last_checked_at", String),
+    Column("last_error", Text),
+    Column("latest_version", Integer, nullable=False, default=0),
+    Column("latest_hash", String),
+    Column("latest_status", String),
+    Column("title", Text),
+)
+
+versions = Table(
+    "versions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("nct_id", String, ForeignKey("trials.nct_id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("fetched_at", String, nullable=False),
+    Column("last_update", String),
+    Column("data_timestamp", String),
+    Column("hash", String, nullable=False),
+    Column("status", String),
+    Column("snapshot", LargeBinary, nullable=False),
+    Column("events", Text, nullable=False, default="[]"),
+    Column("summary", Text, nullable=False, default=""),
+    UniqueConstraint("nct_id", "number"),
+)
+
+checks = Table(
+    "checks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", String, nullable=False),
+    Column("finished_at", String),
+    Column("requests", Integer, nullable=False, default=0),
+    Column("outcome", String, nullable=False, default="running"),
+    Column("data_timestamp", String),
+    Column("detail", Text),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("nct_id", String),
+    Column("version", Integer),
+    Column("idempotency_key", String, nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("status", String, nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False, default=0.0),
+    Column("last_error", Text),
+    Column("created_at", String, nullable=False),
+    Column("delivered_at", String),
+)
+Index("outbox_by_status", outbox.c.status, outbox.c.channel)
