@@ -242,5 +242,6 @@ def status(args: argparse.Namespace) -> int:
         out(views.dumps(report))
     else:
         for key, value in report.items():
-            out(f"{key.replace('_', ' ')}: {value if value not in (None, []) else '-'}")
+            shown = "; ".join(value) if isinstance(value, list) else value
+            out(f"{key.replace('_', ' ')}: {shown if shown not in (None, '') else '-'}")
     return 0

@@ -138,8 +138,8 @@ def status_report(settings: Settings, store: Store) -> dict[str, Any]:
     daemon = store.lock_holder("daemon")
     return {
         "daemon": f"running (pid {daemon})" if daemon else "not running",
-        "last_check": (f"{last[0]['finished_at']}: {last[0]['outcome']}, "
-                       f"{last[0]['requests']} requests; {last[0]['detail']}") if last else None,
+        "last_check": (f"{last[0]['finished_at']}: {last[0]['outcome']}; {last[0]['detail']}"
+                       if last else None),
         "next_scheduled_check": next_run.isoformat() if next_run else None,
         "failing_trials": [f"{r['nct_id']}: {r['last_error']}" for r in rows if r["last_error"]],
         "failed_deliveries": counts.get("failed", 0),
