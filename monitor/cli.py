@@ -111,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(status_of(exc))
     except KeyboardInterrupt:
         return int(ExitStatus.ERROR)
+    except Exception as exc:  # a bug: still one line (its text could hold a secret)
+        if args.traceback:
+            raise
+        print(f"ctmonitor: unexpected error ({type(exc).__name__}); run again with "
+              "--traceback for details", file=sys.stderr)
+        return int(ExitStatus.ERROR)
 
 
 def status_of(exc: MonitorError) -> ExitStatus:

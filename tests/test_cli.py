@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import COMMANDS, build_parser, main
+from monitor.errors import StoreError
 from tests.conftest import shared
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,3 +101,18 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path,
     assert main(["--config", str(config), "check"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "monitor.schedule" in err
+
+
+def test_a_corrupt_store_is_one_line_unless_traceback_is_asked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "data" / "snapshots.db"
+    store.parent.mkdir()
+    store.write_bytes(b"this is not a database" * 100)
+    config = tmp_path / "config.toml"
+    config.write_text('[trials]\nids = ["NCT05935098"]\n')
+    status = main(["--config", str(config), "list"])
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1
+    assert err.endswith("snapshots.db: cannot open: file is not a database\n")
+    with pytest.raises(StoreError):
+        main(["--config", str(config), "list", "--traceback"])
