@@ -70,7 +70,7 @@ class MonitorSettings:
     timezone: str = "UTC"
     jitter: int = 60
     misfire_grace: int = 3600
-    failure_alert_after: int = 3
+    failure_alert_after: int = 2  # checks are daily: two failed days in a row is news
     stale_after_hours: float = 72.0
 
 

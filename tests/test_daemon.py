@@ -71,7 +71,6 @@ def daemon_config(make_config: Any, sink: HttpSink, ids: list[str], extra: str =
 [monitor]
 schedule = "*/2 * * * * *"
 jitter = 0
-failure_alert_after = 2
 
 [notifiers.hook]
 type = "webhook"
