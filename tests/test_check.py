@@ -147,17 +147,22 @@ def test_a_check_failing_midway_keeps_what_was_committed_and_the_next_continues(
     assert stored(config, "NCT01000002") == [1]
 
 
-def test_a_refresh_that_only_touches_bookkeeping_alerts_nobody(
-        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
-    old, new = pair("NCT05329766")
+def check_both_sides(registry: FakeRegistry, make_config, nct_id: str) -> Path:
+    """A pair's older record checked, then its newer one on the registry's next day."""
+    old, new = pair(nct_id)
     registry.put(old)
-    config = make_config(["NCT05329766"])
+    config = make_config([nct_id])
     run(config, "check")
     registry.put(new)
-    registry.data_timestamp = "2026-02-27T09:00:04"
-    capsys.readouterr()
+    registry.data_timestamp = "2026-03-16T09:00:04"
     run(config, "check")
-    out = capsys.readouterr().out
+    return config
+
+
+def test_a_refresh_that_only_touches_bookkeeping_alerts_nobody(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    config = check_both_sides(registry, make_config, "NCT05329766")
+    out = capsys.readouterr().out.split("\n", 1)[1]  # the second check's output
     assert out.strip() == "checked 1 trial with 2 requests: 1 new version, 0 unchanged, 0 failed"
     run(config, "history", "NCT05329766")
     assert "no material change" in capsys.readouterr().out
@@ -176,13 +181,8 @@ def test_a_registry_without_search_or_version_is_read_one_trial_at_a_time(
 
 def test_diff_and_show_read_the_stored_versions(
         registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
-    old, new = pair("NCT05935098")
-    registry.put(old)
-    config = make_config(["NCT05935098"])
-    run(config, "check")
-    registry.put(new)
-    registry.data_timestamp = "2026-03-13T09:00:04"
-    run(config, "check")
+    old, _ = pair("NCT05935098")
+    config = check_both_sides(registry, make_config, "NCT05935098")
     capsys.readouterr()
     assert run(config, "diff", "NCT05935098", "--json") == 0
     latest = json.loads(capsys.readouterr().out)
