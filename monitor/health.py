@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from monitor.config import Settings
 from notifiers.delivery import monitor_rows
-from snapshots.store import Store
+from snapshots.store import TIMESTAMP_FORMAT, Store
 
 FAILING = "health.failing_since"
 STALE = "health.stale_since"
@@ -62,4 +62,4 @@ def review_staleness(settings: Settings, store: Store, now: datetime | None = No
 
 
 def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=UTC)

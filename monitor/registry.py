@@ -121,14 +121,10 @@ class RegistryClient:
         while True:
             url = self.studies_url(batch, token)
             response = self.request(url, what=_count(batch), allow=(400, 404), stream=True)
-            if response.status_code == 404:
+            if response.status_code in (400, 404):
                 response.close()
-                yield batch, iter(())
-                return
-            if response.status_code == 400:
-                response.close()
-                if len(batch) == 1:
-                    yield batch, iter(())
+                if response.status_code == 404 or len(batch) == 1:
+                    yield batch, iter(())  # no search, or this one id rejected
                     return
                 half = len(batch) // 2
                 yield from self._fetch_batch(batch[:half])

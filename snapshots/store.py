@@ -64,8 +64,11 @@ class OutboxItem:
     attempts: int
 
 
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # every time the store writes, in UTC
+
+
 def utcnow() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 class Store:
@@ -262,7 +265,7 @@ class Store:
         """Retention: keep the newest keep_checks check records and the outbox rows that are
         not done or are younger than KEEP_DONE_DELIVERIES_DAYS; versions are never pruned."""
         cutoff = (datetime.now(UTC) - timedelta(days=KEEP_DONE_DELIVERIES_DAYS)).strftime(
-            "%Y-%m-%dT%H:%M:%SZ")
+            TIMESTAMP_FORMAT)
         with self.transaction() as conn:
             newest = select(checks.c.id).order_by(checks.c.id.desc()).limit(keep_checks)
             conn.execute(checks.delete().where(checks.c.id.not_in(newest.scalar_subquery())))

@@ -60,12 +60,18 @@ def terminate(registry: FakeRegistry, day: str = "2026-03-13T09:00:04") -> None:
     registry.data_timestamp = day
 
 
-def test_retry_after_is_honoured_within_the_check_with_the_same_key(
-        registry: FakeRegistry, sink: HttpSink, make_config: Any) -> None:
+def terminated_after_baseline(registry: FakeRegistry, config: Path) -> Harness:
+    """A harness whose trial was checked once, then terminated on the registry's next day."""
     registry.put(study("NCT01000001"))
-    run = Harness(hook_config(make_config, sink.url))
+    run = Harness(config)
     run.check()
     terminate(registry)
+    return run
+
+
+def test_retry_after_is_honoured_within_the_check_with_the_same_key(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any) -> None:
+    run = terminated_after_baseline(registry, hook_config(make_config, sink.url))
     sink.script.append(Answer(429, {"Retry-After": "3"}))
     result = run.check()
     assert result.delivery.sent == 2  # webhook and console
@@ -77,10 +83,7 @@ def test_retry_after_is_honoured_within_the_check_with_the_same_key(
 
 def test_endpoint_down_for_two_checks_then_delivered_once(
         registry: FakeRegistry, sink: HttpSink, make_config: Any) -> None:
-    registry.put(study("NCT01000001"))
-    run = Harness(hook_config(make_config, sink.url))
-    run.check()
-    terminate(registry)
+    run = terminated_after_baseline(registry, hook_config(make_config, sink.url))
     sink.down = True
     first = run.check()
     assert first.delivery.pending == 1 and first.delivery.sent == 1  # console went out
@@ -122,10 +125,8 @@ def test_one_failing_channel_never_holds_back_the_others(
     good = HttpSink()
     good.start()
     try:
-        registry.put(study("NCT01000001"))
-        run = Harness(hook_config(make_config, "http://127.0.0.1:9/down", good.url))
-        run.check()
-        terminate(registry)
+        config = hook_config(make_config, "http://127.0.0.1:9/down", good.url)
+        run = terminated_after_baseline(registry, config)
         result = run.check()
         assert result.delivery.sent == 2 and result.delivery.pending == 1
         assert good.received[0].body["changes"][0]["field"] == "overallStatus"
@@ -205,16 +206,13 @@ def test_notify_test_reports_each_channel(sink: HttpSink, make_config: Any,
 
 def test_a_channel_crashing_is_a_failed_try_not_a_failed_check(
         registry: FakeRegistry, sink: HttpSink, make_config: Any) -> None:
-    registry.put(study("NCT01000001"))
     config = make_config(["NCT01000001"], f"""
 [notifiers.hook]
 type = "webhook"
 url = "{sink.url}"
 headers = {{ X-Team = "Onkologie ☃" }}
 """)
-    run = Harness(config)
-    run.check()
-    terminate(registry)
+    run = terminated_after_baseline(registry, config)
     result = run.check()
     assert result.delivery.sent == 1 and result.delivery.pending == 1  # console, then hook
     [row] = [r for r in run.rows() if r["channel"] == "hook"]
