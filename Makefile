@@ -11,16 +11,15 @@ run: $(VENV)/.installed
 check: $(VENV)/.installed
 	$(BIN)/ctmonitor check
 
-test: $(VENV)/.installed-test
+test: lint
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/check_bench.py
 
 lint: $(VENV)/.installed-test
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[test,dev]'
 	$(BIN)/ruff check .
-	$(BIN)/mypy monitor snapshots notifiers
+	$(BIN)/mypy monitor snapshots notifiers tests bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)

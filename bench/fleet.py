@@ -159,17 +159,18 @@ def fill_store(path: Path, trials: int, versions: int) -> None:
     """A store of trials x versions with real snapshots, written in bulk."""
     from sqlalchemy import insert, update
 
+    from snapshots.database import utcnow
     from snapshots.normalise import normalise
     from snapshots.schema import trials as trials_table
     from snapshots.schema import versions as versions_table
-    from snapshots.store import Store, utcnow
+    from snapshots.store import Store
 
     fleet = Fleet(len(templates()))
     snaps = [normalise(r) for r in fleet.records()]
     blobs = [zlib.compress(s.canonical) for s in snaps]
     store = Store.open(path)
     ids = [nct(i) for i in range(trials)]
-    store.ensure_trials(ids)
+    store.versions.ensure_trials(ids)
     now = utcnow()
     with store.transaction() as conn:
         for start in range(0, trials, 1000):

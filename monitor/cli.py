@@ -1,6 +1,5 @@
-"""The ctmonitor command line: parse, dispatch, and turn errors into one line and a status.
-
-This is the one place where a MonitorError becomes a message and an exit status.
+"""The ctmonitor command line: every command declared once, parsed, dispatched, and its
+errors turned into one line and an exit status (the one place where that happens).
 """
 
 from __future__ import annotations
@@ -8,39 +7,74 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from enum import IntEnum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from monitor import __version__, commands
-from monitor.errors import ConfigError, DeliveryError, MonitorError, StoreBusy
+from monitor.exits import ExitStatus, status_of
+from snapshots.errors import MonitorError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
-class ExitStatus(IntEnum):
-    OK = 0
-    ERROR = 1
-    CONFIG = 2
-    DELIVERY_FAILED = 3
-    BUSY = 4
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a command, as argparse's add_argument takes it."""
+
+    names: tuple[str, ...]
+    options: dict[str, Any]
 
 
-COMMANDS: list[tuple[str, str, str]] = [
-    ("check", "check every tracked trial now: fetch, snapshot, diff, notify", "check"),
-    ("run", "the daemon: check on the configured schedule until SIGTERM/SIGINT", "run"),
-    ("track", "add trials (NCT ids) to the config file, keeping its comments", "track"),
-    ("untrack", "remove trials from the config file (their history stays in the store)",
-     "untrack"),
-    ("list", "tracked trials with their latest status and last check", "list_trials"),
-    ("history", "one line per stored version of a trial", "history"),
-    ("show", "a stored snapshot of a trial (normalised)", "show"),
-    ("diff", "change events between two stored versions (default: the last two)",
-     "diff_versions"),
-    ("compare", "change events between two API v2 study records given as files", "compare"),
-    ("deliveries", "alerts in the outbox: sent, waiting for a retry, failed", "deliveries"),
-    ("notify-test", "send a sample alert through one channel or all", "notify_test"),
-    ("status", "daemon running or not, last and next check, failing trials and deliveries",
-     "status"),
-]
+def arg(*names: str, **options: Any) -> Arg:
+    return Arg(names, options)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    handler: Callable[[argparse.Namespace], int]
+    args: tuple[Arg, ...] = ()
+    json: bool = False  # takes --json
+
+
+NCT = arg("nct_id", metavar="NCT")
+NCTS = arg("ids", nargs="+", metavar="NCT")
+
+COMMANDS = (
+    Command("check", "check every tracked trial now: fetch, snapshot, diff, notify",
+            commands.check),
+    Command("run", "the daemon: check on the configured schedule until SIGTERM/SIGINT",
+            commands.run, (arg("--now", action="store_true", help="also check once at start"),)),
+    Command("track", "add trials (NCT ids) to the config file, keeping its comments",
+            commands.track, (NCTS,)),
+    Command("untrack", "remove trials from the config file (their history stays in the store)",
+            commands.untrack, (NCTS,)),
+    Command("list", "tracked trials with their latest status and last check",
+            commands.list_trials, json=True),
+    Command("history", "one line per stored version of a trial", commands.history, (NCT,),
+            json=True),
+    Command("show", "a stored snapshot of a trial (normalised)", commands.show,
+            (NCT, arg("--version", type=int, dest="number", help="version number")), json=True),
+    Command("diff", "change events between two stored versions (default: the last two)",
+            commands.diff_versions,
+            (NCT, arg("a", nargs="?", type=int,
+                      help="older version (default: the one before the latest)"),
+             arg("b", nargs="?", type=int, help="newer version (default: the latest)")),
+            json=True),
+    Command("compare", "change events between two API v2 study records given as files",
+            commands.compare, (arg("old", metavar="OLD.json"), arg("new", metavar="NEW.json")),
+            json=True),
+    Command("deliveries", "alerts in the outbox: sent, waiting for a retry, failed",
+            commands.deliveries, (arg("--status", choices=["pending", "done", "failed"]),),
+            json=True),
+    Command("notify-test", "send a sample alert through one channel or all",
+            commands.notify_test,
+            (arg("name", nargs="?", metavar="NAME", help="channel (default: all)"),)),
+    Command("status", "daemon running or not, last and next check, failing trials and "
+            "deliveries", commands.status, json=True),
+)
 
 
 def common_options(suppress: bool) -> argparse.ArgumentParser:
@@ -65,35 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "ClinicalTrials.gov records.")
     parser.add_argument("--version", action="version", version=f"ctmonitor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_text, func in COMMANDS:
-        cmd = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
-        cmd.set_defaults(func=getattr(commands, func))
-        add_arguments(name, cmd)
+    for command in COMMANDS:
+        cmd = sub.add_parser(command.name, parents=[common], help=command.help,
+                             description=command.help)
+        cmd.set_defaults(func=command.handler)
+        for argument in command.args:
+            cmd.add_argument(*argument.names, **argument.options)
+        if command.json:
+            cmd.add_argument("--json", action="store_true", help="one JSON document on stdout")
     return parser
-
-
-def add_arguments(name: str, cmd: argparse.ArgumentParser) -> None:
-    if name in ("track", "untrack"):
-        cmd.add_argument("ids", nargs="+", metavar="NCT")
-    if name in ("history", "show", "diff"):
-        cmd.add_argument("nct_id", metavar="NCT")
-    if name == "show":
-        cmd.add_argument("--version", type=int, dest="number", help="version number")
-    if name == "diff":
-        cmd.add_argument("a", nargs="?", type=int, help="older version (default: the one "
-                                                        "before the latest)")
-        cmd.add_argument("b", nargs="?", type=int, help="newer version (default: the latest)")
-    if name == "compare":
-        cmd.add_argument("old", metavar="OLD.json")
-        cmd.add_argument("new", metavar="NEW.json")
-    if name == "run":
-        cmd.add_argument("--now", action="store_true", help="also check once at start")
-    if name == "notify-test":
-        cmd.add_argument("name", nargs="?", metavar="NAME", help="channel (default: all)")
-    if name == "deliveries":
-        cmd.add_argument("--status", choices=["pending", "done", "failed"])
-    if name in ("history", "show", "diff", "compare", "list", "deliveries", "status"):
-        cmd.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,20 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ctmonitor: {exc}", file=sys.stderr)
         return int(status_of(exc))
     except KeyboardInterrupt:
-        return int(ExitStatus.ERROR)
+        print("ctmonitor: interrupted", file=sys.stderr)
+        return int(ExitStatus.INTERRUPTED)
     except Exception as exc:  # a bug: still one line (its text could hold a secret)
         if args.traceback:
             raise
         print(f"ctmonitor: unexpected error ({type(exc).__name__}); run again with "
               "--traceback for details", file=sys.stderr)
         return int(ExitStatus.ERROR)
-
-
-def status_of(exc: MonitorError) -> ExitStatus:
-    if isinstance(exc, ConfigError):
-        return ExitStatus.CONFIG
-    if isinstance(exc, StoreBusy):
-        return ExitStatus.BUSY
-    if isinstance(exc, DeliveryError):
-        return ExitStatus.DELIVERY_FAILED
-    return ExitStatus.ERROR

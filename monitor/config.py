@@ -9,50 +9,23 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.errors import ConfigError
+from monitor.schedule import cron_trigger
+from notifiers import NOTIFIERS, ChannelSettings
+from notifiers.alerts import AlertPolicy
+from snapshots.errors import ConfigError
+from snapshots.events import CATEGORIES, SEVERITIES
+from snapshots.fields import Field
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-CATEGORIES = (
-    "status", "dates", "results", "enrollment", "design", "eligibility", "outcomes", "arms",
-    "locations", "contacts", "sponsors", "identification", "description", "references",
-    "documents", "other",
-)
-SEVERITIES = ("minor", "notable", "critical")
 DEFAULT_CATEGORIES = ("status", "dates", "results", "enrollment")
 DEFAULT_BASE_URL = "https://clinicaltrials.gov/api/v2"
 DEFAULT_SCHEDULE = "0 15 * * 1-5"
-
-
-@dataclass(frozen=True)
-class Field:
-    """One allowed key of a table: its type, default and, where it is an enum, its choices."""
-
-    kind: type | tuple[type, ...]
-    default: Any = None
-    required: bool = False
-    choices: tuple[str, ...] = ()
-    expect: str = ""
-    secret: bool = False  # never echo the value in an error
-
-    def describe(self) -> str:
-        if self.expect:
-            return self.expect
-        if self.choices:
-            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
-        if self.kind == (int, float):
-            return "a number"
-        names = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-        return " or ".join(TYPE_NAMES.get(k, k.__name__) for k in names)
-
-
-TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-              list: "a list", dict: "a table"}
 
 
 @dataclass(frozen=True)
@@ -75,18 +48,6 @@ class MonitorSettings:
 
 
 @dataclass(frozen=True)
-class ChannelSettings:
-    """One [notifiers.NAME] table: the shared keys plus the type's own options."""
-
-    name: str
-    type: str
-    categories: tuple[str, ...] | None = None
-    min_severity: str | None = None
-    mode: str = "immediate"
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Settings:
     path: Path
     monitor: MonitorSettings
@@ -97,6 +58,10 @@ class Settings:
     min_severity: str
     max_attempts: int
     channels: tuple[ChannelSettings, ...]
+
+    @property
+    def alerts(self) -> AlertPolicy:
+        return AlertPolicy(self.channels, self.categories, self.min_severity)
 
 
 SECTIONS = {
@@ -142,14 +107,28 @@ def default_config_path() -> Path:
 def load(path: Path) -> Settings:
     """Read and validate the config file at path."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return Loader(path).settings(raw)
+
+
+def read_text(path: Path) -> str:
+    """The config file's text, or a ConfigError saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return Loader(path).settings(raw)
+
+
+def parse_nct(value: Any) -> str | None:
+    """An NCT id as the registry writes it ("nct01234567 " -> "NCT01234567"), else None."""
+    if not isinstance(value, str):
+        return None
+    nct = value.strip().upper()
+    return nct if NCT_ID.match(nct) else None
 
 
 class Loader:
@@ -258,11 +237,12 @@ class Loader:
 
     def trial_ids(self, ids: list[Any]) -> tuple[str, ...]:
         seen: dict[str, None] = {}
-        for i, nct in enumerate(ids):
-            if not isinstance(nct, str) or not NCT_ID.match(nct.strip().upper()):
+        for i, value in enumerate(ids):
+            nct = parse_nct(value)
+            if nct is None:
                 raise self.fail(f"trials.ids[{i}]",
-                                f"expected an NCT id such as \"NCT01234567\", got {nct!r}")
-            seen[nct.strip().upper()] = None
+                                f"expected an NCT id such as \"NCT01234567\", got {value!r}")
+            seen[nct] = None
         return tuple(seen)
 
     def categories(self, key: str, values: list[Any]) -> tuple[str, ...]:
@@ -279,8 +259,6 @@ class Loader:
 
     def channel(self, name: str, table: Any) -> ChannelSettings:
         """One [notifiers.NAME]: the shared keys, then the type's own, checked by its class."""
-        from notifiers import NOTIFIERS
-
         where = f"notifiers.{name}"
         if not isinstance(table, dict):
             raise self.fail(where, "expected a table with a type")
@@ -304,8 +282,6 @@ class Loader:
 
 def check_cron(expr: str, tz: Any, fail: Any) -> None:
     """Raise fail(problem) unless expr is a valid cron string (see cron_trigger)."""
-    from monitor.schedule import cron_trigger
-
     if len(expr.split()) not in (5, 6):
         raise fail(f"expected a 5-field cron string such as \"0 15 * * 1-5\", got {expr!r}")
     try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from monitor.config import Settings
-from notifiers.delivery import monitor_rows
-from snapshots.store import TIMESTAMP_FORMAT, Store
+from notifiers.alerts import monitor_alerts
+from snapshots.database import parse_utc
+from snapshots.store import Store
 
 FAILING = "health.failing_since"
 STALE = "health.stale_since"
@@ -17,28 +18,26 @@ def review(settings: Settings, store: Store, ok: bool, error: str | None = None)
     failing_since = store.get_meta(FAILING)
     if ok:
         if failing_since:
-            store.enqueue(monitor_rows(settings, "monitor.recovered",
-                                       "ctmonitor recovered: a check succeeded again after "
-                                       "failing since " + failing_since,
-                                       f"recovered:{failing_since}"))
+            store.outbox.enqueue(monitor_alerts(
+                settings.alerts, "monitor.recovered", "ctmonitor recovered: a check succeeded "
+                f"again after failing since {failing_since}", f"recovered:{failing_since}"))
             store.set_meta(FAILING, None)
         if store.get_meta(STALE):
             store.set_meta(STALE, None)
         return
     streak = failed_streak(store)
     if streak >= settings.monitor.failure_alert_after and not failing_since:
-        since = store.last_checks(streak)[-1]["started_at"]
-        store.enqueue(monitor_rows(settings, "monitor.failing",
-                                   f"ctmonitor is failing: {streak} checks in a row did not "
-                                   f"complete (last error: {error or 'unknown'})",
-                                   f"failing:{since}"))
+        since = store.checks.last(streak)[-1].started_at
+        store.outbox.enqueue(monitor_alerts(
+            settings.alerts, "monitor.failing", f"ctmonitor is failing: {streak} checks in a "
+            f"row did not complete (last error: {error or 'unknown'})", f"failing:{since}"))
         store.set_meta(FAILING, since)
 
 
 def failed_streak(store: Store, limit: int = 1000) -> int:
     streak = 0
-    for row in store.last_checks(limit):
-        if row["outcome"] != "failed":
+    for check in store.checks.last(limit):
+        if check.outcome != "failed":
             break
         streak += 1
     return streak
@@ -47,19 +46,15 @@ def failed_streak(store: Store, limit: int = 1000) -> int:
 def review_staleness(settings: Settings, store: Store, now: datetime | None = None) -> bool:
     """Queue one staleness alert when no check has succeeded for stale_after_hours."""
     now = now or datetime.now(UTC)
-    last = store.last_success()
-    since = last["finished_at"] if last else None
+    last = store.checks.last_success()
+    since = last.finished_at if last else None
     if since is None or store.get_meta(STALE):
         return False
     age_hours = (now - parse_utc(since)).total_seconds() / 3600
     if age_hours < settings.monitor.stale_after_hours:
         return False
-    store.enqueue(monitor_rows(settings, "monitor.stale",
-                               f"ctmonitor is stale: no check has succeeded since {since} "
-                               f"({age_hours:.0f} hours)", f"stale:{since}"))
+    store.outbox.enqueue(monitor_alerts(
+        settings.alerts, "monitor.stale", f"ctmonitor is stale: no check has succeeded since "
+        f"{since} ({age_hours:.0f} hours)", f"stale:{since}"))
     store.set_meta(STALE, since)
     return True
-
-
-def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=UTC)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
-import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,13 +14,16 @@ import urllib3
 
 from monitor import __version__
 from monitor.config import RegistrySettings
-from monitor.errors import RegistryError
+from snapshots.errors import RegistryError
+from snapshots.retry import backoff, retry_after
+from snapshots.wording import clip
 
 USER_AGENT = (f"ctmonitor/{__version__} (a change monitor for tracked ClinicalTrials.gov "
               f"records; python-requests/{requests.__version__})")
 MAX_URL_BYTES = 6000
 PAGE_SIZE = 1000
-MAX_BACKOFF_SECONDS = 120.0
+MAX_BACKOFF_SECONDS = 120.0  # a registry retry waits no longer, Retry-After or not
+ERROR_TEXT_LIMIT = 120
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 Page = tuple[list[str], Iterator[dict[str, Any]]]  # (ids asked, their studies one by one)
 
@@ -84,7 +85,7 @@ class RegistryClient:
         if response.status_code == 404:
             return SingleResult(nct_id, None)
         if response.status_code == 400:
-            return SingleResult(nct_id, None, rejected=_short(response.text))
+            return SingleResult(nct_id, None, rejected=clip(response.text, ERROR_TEXT_LIMIT))
         record = self._json(response, nct_id)
         try:
             found = record["protocolSection"]["identificationModule"]["nctId"]
@@ -158,20 +159,15 @@ class RegistryClient:
                     return response
                 if response.status_code not in RETRY_STATUSES:
                     raise RegistryError(f"registry: HTTP {response.status_code} fetching {what}: "
-                                        f"{_short(response.text)}")
+                                        f"{clip(response.text, ERROR_TEXT_LIMIT)}")
                 problem = f"HTTP {response.status_code}"
                 wait = retry_after(response.headers.get("Retry-After"))
             if attempt == attempts:
                 raise RegistryError(f"registry: {problem} fetching {what} "
                                     f"({attempts} attempts)")
-            self.sleep(self._backoff(attempt, wait))
+            self.sleep(backoff(attempt, self.settings.backoff, MAX_BACKOFF_SECONDS, wait,
+                               jitter=True))
         raise AssertionError("unreachable")
-
-    def _backoff(self, attempt: int, retry_after_s: float | None) -> float:
-        if retry_after_s is not None:
-            return min(retry_after_s, MAX_BACKOFF_SECONDS)
-        ceiling = min(self.settings.backoff * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
-        return random.uniform(ceiling / 2, ceiling)
 
     def _pace(self) -> None:
         if self.settings.rate_limit <= 0:
@@ -249,26 +245,8 @@ def next_page_token(body: bytes) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _count(ids: list[str]) -> str:
     return ids[0] if len(ids) == 1 else f"{len(ids)} trials"
-
-
-def _short(text: str, limit: int = 120) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _reason(exc: Exception) -> str:

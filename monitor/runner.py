@@ -4,62 +4,40 @@ store new versions with their events and alerts, then hand the outbox to deliver
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from monitor import health
+from monitor import health, views
 from monitor.config import Settings
-from monitor.errors import MonitorError, RecordError
 from monitor.registry import RegistryClient
-from notifiers.delivery import Courier, DeliveryReport, monitor_rows, rows_for_version
+from monitor.result import CheckResult
+from notifiers import Environment, build_notifiers
+from notifiers.alerts import alerts_for, monitor_alerts
+from notifiers.courier import Courier
+from snapshots.database import utcnow
 from snapshots.diff import diff
+from snapshots.errors import MonitorError, RecordError
 from snapshots.events import ChangeEvent, one_line
 from snapshots.normalise import Snapshot, normalise, record_id
-from snapshots.store import Store, utcnow
+from snapshots.store import Store
 
 BASELINE_SUMMARY = "baseline (first version)"
 Progress = Callable[[int], None]
+Sleep = Callable[[float], None]
 
 
-@dataclass
-class CheckResult:
-    """How each tracked trial was sorted in one check."""
+def connect(settings: Settings, store: Store, fetch_sleep: Sleep = time.sleep,
+            deliver_sleep: Sleep = time.sleep) -> tuple[RegistryClient, Courier]:
+    """The registry client and the courier of one check; the sleeps are their waits, which
+    a daemon makes interruptible."""
+    return (RegistryClient(settings.registry, sleep=fetch_sleep),
+            courier_for(settings, store, deliver_sleep))
 
-    trials: int = 0
-    requests: int = 0
-    new: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    missing: list[str] = field(default_factory=list)
-    fresh: bool = False
-    interrupted: bool = False
-    error: str | None = None
-    delivery: DeliveryReport = field(default_factory=DeliveryReport)
 
-    @property
-    def outcome(self) -> str:
-        if self.error:
-            return "failed"
-        return "interrupted" if self.interrupted else "fresh" if self.fresh else "ok"
-
-    def summary(self) -> str:
-        versions = len(self.new) + len(self.changed)
-        line = (f"checked {self.trials} trial{'s' if self.trials != 1 else ''} with "
-                f"{self.requests} request{'s' if self.requests != 1 else ''}: "
-                f"{versions} new version{'s' if versions != 1 else ''}, "
-                f"{len(self.unchanged)} unchanged, {len(self.failed)} failed")
-        if self.missing:
-            line += f", {len(self.missing)} not in the registry"
-        if self.fresh:
-            line += " (registry data unchanged since the last check)"
-        if self.interrupted:
-            line += " (interrupted; the rest waits for the next check)"
-        if self.delivery.failed or self.delivery.pending:
-            line += (f"; alerts: {self.delivery.sent} sent, {self.delivery.pending} to retry, "
-                     f"{self.delivery.failed} failed")
-        return line
+def courier_for(settings: Settings, store: Store, sleep: Sleep = time.sleep) -> Courier:
+    return Courier(store.outbox, build_notifiers(settings.channels, Environment()),
+                   settings.max_attempts, sleep=sleep)
 
 
 class Check:
@@ -71,7 +49,7 @@ class Check:
         self.settings = settings
         self.store = store
         self.client = client
-        self.progress = progress or (lambda n: None)
+        self.progress = progress or (lambda _count: None)
         self.should_stop = should_stop or (lambda: False)
         self.result = CheckResult(trials=len(settings.trial_ids))
         self.data_timestamp: str | None = None
@@ -79,8 +57,8 @@ class Check:
 
     def run(self) -> CheckResult:
         ids = list(self.settings.trial_ids)
-        self.store.ensure_trials(ids)
-        check_id = self.store.begin_check()
+        self.store.versions.ensure_trials(ids)
+        check_id = self.store.checks.begin()
         try:
             self.fetch(self.to_fetch(ids))
         except CheckInterrupted:
@@ -90,8 +68,8 @@ class Check:
             self.result.error = str(exc)
         finally:
             self.result.requests = self.client.requests
-            self.store.finish_check(check_id, self.result.outcome, self.result.requests,
-                                    self.data_timestamp, self.result.summary())
+            self.store.checks.finish(check_id, self.result.outcome, self.result.requests,
+                                     self.data_timestamp, views.check_summary(self.result))
         if self.result.outcome in ("ok", "fresh"):
             self.store.set_meta("data_timestamp", self.data_timestamp)
         self.store.prune()
@@ -103,9 +81,9 @@ class Check:
         last = self.store.get_meta("data_timestamp")
         if self.data_timestamp is None or self.data_timestamp != last:
             return ids
-        rows = {r["nct_id"]: r for r in self.store.trial_rows(ids)}
-        pending = [i for i in ids if (not rows[i]["latest_version"] or rows[i]["last_error"])
-                   and not rows[i]["missing_since"]]
+        trials = {t.nct_id: t for t in self.store.versions.trials(ids)}
+        pending = [i for i in ids if (not trials[i].latest_version or trials[i].last_error)
+                   and not trials[i].missing_since]
         waiting = set(pending)
         self.result.fresh = not pending
         self.result.unchanged = [i for i in ids if i not in waiting]
@@ -115,7 +93,7 @@ class Check:
         seen: set[str] = set()
         for batch, studies in self.client.fetch_batches(ids):
             asked = set(batch)
-            hashes = self.store.latest_hashes(batch)
+            hashes = self.store.versions.latest_hashes(batch)
             unchanged: list[str] = []
             count = 0
             for record in studies:
@@ -127,7 +105,7 @@ class Check:
                 seen.add(tracked)
                 if self.process(tracked, record, hashes.get(tracked)) == "unchanged":
                     unchanged.append(tracked)
-            self.store.mark_checked(unchanged, utcnow())
+            self.store.versions.mark_checked(unchanged, utcnow())
             self.progress(count)
         for nct_id in ids:
             if nct_id not in seen:
@@ -159,22 +137,26 @@ class Check:
             self.missing(nct_id)
         else:
             if found.alias_of:
-                self.store.set_alias(nct_id, found.alias_of)
-            latest = self.store.latest_hashes([nct_id]).get(nct_id)
+                self.store.versions.set_alias(nct_id, found.alias_of)
+            latest = self.store.versions.latest_hashes([nct_id]).get(nct_id)
             self.process(nct_id, found.record, latest)
         self.progress(1)
 
     def missing(self, nct_id: str) -> None:
+        """Not in the registry: marked, and alerted once per absence."""
         self.result.missing.append(nct_id)
+        now = utcnow()
         message = (f"{nct_id} is no longer in the registry (HTTP 404); its stored history "
                    "is kept")
-        rows = monitor_rows(self.settings, "trial.missing", message,
-                            f"missing:{nct_id}:{utcnow()}", nct_id)
-        self.store.mark_missing(nct_id, utcnow(), rows)
+        with self.store.transaction() as conn:
+            if self.store.versions.mark_missing(nct_id, now, conn):
+                self.store.outbox.enqueue(monitor_alerts(
+                    self.settings.alerts, "trial.missing", message, f"missing:{nct_id}:{now}",
+                    nct_id), conn)
 
     def fail(self, nct_id: str, problem: str) -> None:
         self.result.failed[nct_id] = problem
-        self.store.mark_failed(nct_id, problem)
+        self.store.versions.mark_failed(nct_id, problem)
 
     def process(self, nct_id: str, record: Any, latest_hash: str | None) -> str:
         """Sort one fetched record: new, changed or unchanged; store what is new."""
@@ -186,20 +168,21 @@ class Check:
         if snapshot.hash == latest_hash:
             self.result.unchanged.append(nct_id)
             return "unchanged"
-        previous = self.store.version(nct_id) if latest_hash else None
+        previous = self.store.versions.get(nct_id) if latest_hash else None
         events = diff(previous.data or {}, snapshot.data) if previous else []
-        self.store_version(nct_id, snapshot, events, baseline=previous is None)
+        self.record(nct_id, snapshot, events, BASELINE_SUMMARY if previous is None
+                    else one_line(events))
         (self.result.changed if previous else self.result.new).append(nct_id)
         return "changed" if previous else "new"
 
-    def store_version(self, nct_id: str, snapshot: Snapshot, events: list[ChangeEvent],
-                      baseline: bool) -> None:
-        self.store.add_version(
-            nct_id, snapshot.canonical, snapshot.hash, snapshot.status, snapshot.title,
-            snapshot.last_update, self.data_timestamp, [e.to_dict() for e in events],
-            BASELINE_SUMMARY if baseline else one_line(events),
-            outbox_for=lambda number: rows_for_version(self.settings, nct_id, snapshot.title,
-                                                       number, events))
+    def record(self, nct_id: str, snapshot: Snapshot, events: list[ChangeEvent],
+               summary: str) -> None:
+        """The new version, its events and its alerts: one transaction, all or nothing."""
+        with self.store.transaction() as conn:
+            number = self.store.versions.add(nct_id, snapshot, events, summary,
+                                             self.data_timestamp, conn)
+            self.store.outbox.enqueue(
+                alerts_for(self.settings.alerts, nct_id, snapshot.title, number, events), conn)
 
 
 class CheckInterrupted(MonitorError):

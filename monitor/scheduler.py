@@ -10,21 +10,17 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from monitor import health
+from monitor import health, views
 from monitor.config import Settings
-from monitor.errors import MonitorError, StoreBusy
-from monitor.registry import RegistryClient
-from monitor.runner import CheckInterrupted, run_check
+from monitor.runner import CheckInterrupted, connect, courier_for, run_check
 from monitor.schedule import cron_trigger
-from notifiers.base import Environment
-from notifiers.delivery import Courier, build_notifiers
+from snapshots.errors import MonitorError, StoreBusy
 from snapshots.store import Store
 
 log = logging.getLogger("ctmonitor")
@@ -42,8 +38,6 @@ class Daemon:
         self.settings = settings
         self.store = store
         self.stopping = threading.Event()
-        self.courier = Courier(store, build_notifiers(settings, Environment()),
-                               settings.max_attempts, sleep=self.pause)
 
     def pause(self, seconds: float) -> None:
         """Delivery backoff that ends early when a stop is asked for."""
@@ -70,17 +64,18 @@ class Daemon:
         if self.stopping.is_set():
             return
         with self.store.writer_lock():
-            client = RegistryClient(self.settings.registry, sleep=self.pause_fetching)
-            result = run_check(self.settings, self.store, client, self.courier,
+            client, courier = connect(self.settings, self.store,
+                                      fetch_sleep=self.pause_fetching, deliver_sleep=self.pause)
+            result = run_check(self.settings, self.store, client, courier,
                                should_stop=self.stopping.is_set)
-        log.info(result.summary())
+        log.info(views.check_summary(result))
 
     def watch(self) -> None:
         """Between checks: the staleness alert and retries of waiting deliveries."""
         try:
             with self.store.writer_lock():
                 health.review_staleness(self.settings, self.store)
-                self.courier.deliver()
+                courier_for(self.settings, self.store, self.pause).deliver()
         except MonitorError as exc:
             log.info("watch skipped: %s", exc)
 
@@ -127,21 +122,3 @@ def _serve(daemon: Daemon, settings: Settings, now: bool) -> int:
     scheduler.shutdown(wait=True)
     log.info("ctmonitor daemon stopped")
     return 0
-
-
-def status_report(settings: Settings, store: Store) -> dict[str, Any]:
-    """What `ctmonitor status` shows."""
-    last = store.last_checks(1)
-    counts = store.delivery_counts()
-    rows = store.trial_rows(settings.trial_ids)
-    next_run = trigger(settings).get_next_fire_time(None, datetime.now(UTC))
-    daemon = store.lock_holder("daemon")
-    return {
-        "daemon": f"running (pid {daemon})" if daemon else "not running",
-        "last_check": (f"{last[0]['finished_at']}: {last[0]['outcome']}; {last[0]['detail']}"
-                       if last else None),
-        "next_scheduled_check": next_run.isoformat() if next_run else None,
-        "failing_trials": [f"{r['nct_id']}: {r['last_error']}" for r in rows if r["last_error"]],
-        "failed_deliveries": counts.get("failed", 0),
-        "deliveries_waiting_to_retry": counts.get("pending", 0),
-    }

@@ -7,16 +7,16 @@ from pathlib import Path
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from monitor.config import NCT_ID
-from monitor.errors import ConfigError
+from monitor.config import parse_nct, read_text
+from snapshots.errors import ConfigError
 
 
 def parse_ids(values: list[str]) -> list[str]:
     """Upper-cased NCT ids, or a ConfigError naming the first malformed one."""
     ids = []
     for value in values:
-        nct = value.strip().upper()
-        if not NCT_ID.match(nct):
+        nct = parse_nct(value)
+        if nct is None:
             raise ConfigError(f"{value!r} is not an NCT id (expected NCT followed by 8 digits)")
         ids.append(nct)
     return ids
@@ -26,9 +26,7 @@ def edit_ids(path: Path, add: list[str] | None = None,
              remove: list[str] | None = None) -> tuple[list[str], list[str]]:
     """Add and remove ids in the file; return (changed ids, ids that needed no change)."""
     try:
-        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
+        doc = tomlkit.parse(read_text(path))
     except TOMLKitError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     trials = doc.setdefault("trials", tomlkit.table())

@@ -1,24 +1,48 @@
-"""Text and JSON views of what the store holds, for the CLI."""
+"""Everything the monitor shows on a screen or prints as JSON: the one place for wording
+that is not an alert's."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
+from monitor.result import CheckResult
+from snapshots.checklog import Check
 from snapshots.events import ChangeEvent
-from snapshots.store import Version
-from snapshots.wording import clip, enum_text, show
+from snapshots.outbox import Delivery
+from snapshots.versions import Trial, Version
+from snapshots.wording import clip, enum_text, plural, show
 
 
 def dumps(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def check_summary(result: CheckResult) -> str:
+    """The line a check ends with: what it found, what it cost, what it could not do."""
+    line = (f"checked {plural(result.trials, 'trial')} with "
+            f"{plural(result.requests, 'request')}: "
+            f"{plural(len(result.new) + len(result.changed), 'new version')}, "
+            f"{len(result.unchanged)} unchanged, {len(result.failed)} failed")
+    if result.missing:
+        line += f", {len(result.missing)} not in the registry"
+    if result.fresh:
+        line += " (registry data unchanged since the last check)"
+    if result.interrupted:
+        line += " (interrupted; the rest waits for the next check)"
+    report = result.delivery
+    if report.failed or report.pending:
+        line += (f"; alerts: {report.sent} sent, {report.pending} to retry, "
+                 f"{report.failed} failed")
+    return line
+
+
 def events_text(events: list[ChangeEvent], heading: str) -> list[str]:
     """Events grouped by category, most severe first within each."""
     if not events:
         return [f"{heading}: no changes"]
-    lines = [f"{heading}: {len(events)} change{'s' if len(events) != 1 else ''}"]
+    lines = [f"{heading}: {plural(len(events), 'change')}"]
     category = None
     for event in events:
         if event.category != category:
@@ -44,25 +68,87 @@ def history_lines(versions: list[Version]) -> list[str]:
     return lines
 
 
-def trial_lines(rows: list[dict[str, Any]], ids: list[str]) -> list[str]:
-    by_id = {r["nct_id"]: r for r in rows}
-    lines = []
-    for nct in ids:
-        row = by_id.get(nct, {})
-        status = enum_text(row["latest_status"]) if row.get("latest_status") else "not fetched yet"
-        flags = []
-        if row.get("missing_since"):
-            flags.append(f"NOT IN THE REGISTRY since {row['missing_since']}")
-        elif row.get("last_error"):
-            flags.append(f"last check failed: {row['last_error']}")
-        if row.get("alias_of"):
-            flags.append(f"now {row['alias_of']}")
-        versions = row.get("latest_version") or 0
-        lines.append(f"{nct}  {status:<24} {versions:>3} version{'s' if versions != 1 else ' '}"
-                     f"  checked {row.get('last_checked_at') or 'never':<20}  "
-                     f"{clip(row.get('title') or '', 60)}"
-                     + (f"  [{'; '.join(flags)}]" if flags else ""))
+def trials_json(trials: list[Trial], ids: tuple[str, ...],
+                counts: dict[str, int]) -> dict[str, Any]:
+    by_id = {t.nct_id: asdict(t) for t in trials}
+    return {"trials": [by_id.get(i, {"nct_id": i}) for i in ids],
+            "failed_deliveries": counts.get("failed", 0),
+            "pending_deliveries": counts.get("pending", 0)}
+
+
+def trial_lines(trials: list[Trial], ids: tuple[str, ...], last: Check | None,
+                counts: dict[str, int]) -> list[str]:
+    """One line per tracked trial, then where the checks and deliveries stand."""
+    by_id = {t.nct_id: t for t in trials}
+    lines = [_trial_line(nct, by_id.get(nct)) for nct in ids]
+    when = f"last check {last.finished_at} ({last.outcome})" if last else "never checked"
+    lines.append(f"{len(ids)} tracked; {when}; failed deliveries: {counts.get('failed', 0)}, "
+                 f"waiting to retry: {counts.get('pending', 0)}")
     return lines
+
+
+def _trial_line(nct: str, trial: Trial | None) -> str:
+    status = enum_text(trial.latest_status) if trial and trial.latest_status else "not fetched yet"
+    flags = []
+    if trial and trial.missing_since:
+        flags.append(f"NOT IN THE REGISTRY since {trial.missing_since}")
+    elif trial and trial.last_error:
+        flags.append(f"last check failed: {trial.last_error}")
+    if trial and trial.alias_of:
+        flags.append(f"now {trial.alias_of}")
+    versions = trial.latest_version if trial else 0
+    checked = (trial.last_checked_at if trial else None) or "never"
+    return (f"{nct}  {status:<24} {versions:>3} version{'s' if versions != 1 else ' '}"
+            f"  checked {checked:<20}  {clip((trial.title if trial else None) or '', 60)}"
+            + (f"  [{'; '.join(flags)}]" if flags else ""))
+
+
+def tracked_line(changed: list[str], unchanged: list[str], adding: bool) -> str:
+    """What track / untrack did to the config's list."""
+    listed = f": {', '.join(changed)}" if changed else ""
+    if adding:
+        return (f"tracking {plural(len(changed), 'more trial')}{listed}"
+                + (f" ({', '.join(unchanged)} already tracked)" if unchanged else ""))
+    return (f"stopped tracking {plural(len(changed), 'trial')}{listed}"
+            + (f" ({', '.join(unchanged)} not tracked)" if unchanged else "")
+            + "; stored history is kept")
+
+
+def delivery_json(deliveries: list[Delivery]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in asdict(d).items() if k != "payload"} for d in deliveries]
+
+
+def delivery_lines(deliveries: list[Delivery]) -> list[str]:
+    lines = [f"{d.id:>5}  {d.status:<7}  {d.channel:<12} {d.kind:<15} "
+             f"{d.nct_id or '-':<11} v{d.version or '-':<4} attempts {d.attempts}"
+             + (f"  last error: {d.last_error}" if d.last_error else "")
+             for d in deliveries]
+    return lines or ["no deliveries"]
+
+
+def status_report(daemon_pid: int | None, last: Check | None, next_run: str | None,
+                  trials: list[Trial], counts: dict[str, int]) -> dict[str, Any]:
+    """What `ctmonitor status` shows, as its JSON."""
+    return {
+        "daemon": f"running (pid {daemon_pid})" if daemon_pid else "not running",
+        "last_check": (f"{last.finished_at}: {last.outcome}; {last.detail}" if last else None),
+        "next_scheduled_check": next_run,
+        "failing_trials": [f"{t.nct_id}: {t.last_error}" for t in trials if t.last_error],
+        "failed_deliveries": counts.get("failed", 0),
+        "deliveries_waiting_to_retry": counts.get("pending", 0),
+    }
+
+
+def status_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for key, value in report.items():
+        shown = "; ".join(value) if isinstance(value, list) else value
+        lines.append(f"{key.replace('_', ' ')}: {shown if shown not in (None, '') else '-'}")
+    return lines
+
+
+def channel_answer(name: str, kind: str, answer: str | None, failure: str | None) -> str:
+    return f"{name} ({kind}): {answer if failure is None else f'FAILED: {failure}'}"
 
 
 def snapshot_lines(version: Version) -> list[str]:

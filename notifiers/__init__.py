@@ -1,6 +1,6 @@
 """Alert channels, one class per type, kept in one table keyed by type."""
 
-from notifiers.base import Notifier
+from notifiers.base import ChannelSettings, Environment, Notifier
 from notifiers.console import ConsoleNotifier
 from notifiers.email import EmailNotifier
 from notifiers.slack import SlackNotifier
@@ -9,3 +9,8 @@ from notifiers.webhook import WebhookNotifier
 NOTIFIERS: dict[str, type[Notifier]] = {
     c.kind: c for c in (ConsoleNotifier, EmailNotifier, SlackNotifier, WebhookNotifier)
 }
+
+
+def build_notifiers(channels: tuple[ChannelSettings, ...], env: Environment) -> dict[str, Notifier]:
+    """The configured channels, by name."""
+    return {c.name: NOTIFIERS[c.type](c, env) for c in channels}

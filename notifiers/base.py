@@ -9,11 +9,24 @@ from typing import Any, ClassVar, TextIO
 
 import requests
 
-from monitor.config import ChannelSettings, Field
-from monitor.errors import ConfigError, DeliveryError
+from snapshots.errors import ConfigError, DeliveryError
+from snapshots.fields import Field
+from snapshots.retry import retry_after
 
 Fail = Callable[[str, str], ConfigError]
 HTTP_TIMEOUT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """One [notifiers.NAME] table: the shared keys plus the type's own options."""
+
+    name: str
+    type: str
+    categories: tuple[str, ...] | None = None
+    min_severity: str | None = None
+    mode: str = "immediate"
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,8 +74,6 @@ class Notifier:
 
     def post_json(self, url: str, body: Any, headers: dict[str, str] | None = None) -> str:
         """POST JSON; 2xx is accepted, anything else raises RetryableDelivery."""
-        from monitor.registry import retry_after
-
         try:
             response = self.env.session.post(url, json=body, headers=headers or {},
                                              timeout=self.env.http_timeout)

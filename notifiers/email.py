@@ -1,7 +1,7 @@
 """The email channel: multipart text + HTML over SMTP (starttls, ssl or none).
 
 The HTML comes from a Jinja2 template with autoescape, so hostile text in a record arrives
-inert; the text part is derived from that same HTML with beautifulsoup4.
+inert; the text part is the console's wording of the same alerts (render.text_body).
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-from bs4 import BeautifulSoup
 from jinja2 import Environment as Templates
 from jinja2 import PackageLoader, select_autoescape
 
-from monitor.config import Field
 from notifiers.base import Fail, Notifier, RetryableDelivery
-from notifiers.render import headline, history_url, ordered, trial_url
+from notifiers.render import history_url, ordered, text_body, title, trial_url
+from snapshots.fields import Field
 
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SEVERITY_COLOURS = {"critical": "#b00020", "notable": "#b35c00", "minor": "#555555"}
@@ -86,20 +85,14 @@ class EmailNotifier(Notifier):
         """The email: subject saying what happened, text and HTML parts."""
         html = render_html(messages)
         email = EmailMessage()
-        email["Subject"] = subject(messages)
+        email["Subject"] = title(messages)
         email["From"] = self.settings.options["from"]
         email["To"] = ", ".join(self.settings.options["to"])
         email["Date"] = formatdate(localtime=False)
         email["Message-ID"] = f"<{key}@ctmonitor>"
-        email.set_content(html_to_text(html))
+        email.set_content(text_body(messages))
         email.add_alternative(html, subtype="html")
         return email
-
-
-def subject(messages: list[dict[str, Any]]) -> str:
-    if len(messages) == 1:
-        return headline(messages[0])
-    return f"{len(messages)} alerts: {headline(messages[0])}"
 
 
 def render_html(messages: list[dict[str, Any]]) -> str:
@@ -108,23 +101,7 @@ def render_html(messages: list[dict[str, Any]]) -> str:
               "history_url": history_url(m["nct_id"]) if m.get("nct_id") else ""}
              for m in messages]
     return TEMPLATES.get_template("email.html.j2").render(
-        headline=subject(messages), messages=shown, colours=SEVERITY_COLOURS)
-
-
-def html_to_text(html: str) -> str:
-    """The text part: one line per heading, paragraph and list item, links written out."""
-    soup = BeautifulSoup(html, "html.parser")
-    for link in soup.find_all("a"):
-        link.replace_with(f"{link.get_text()} <{link.get('href')}>")
-    lines: list[str] = []
-    for block in soup.find_all(["h2", "h3", "p", "li"]):
-        text = " ".join(block.get_text(" ").split())
-        if block.name == "li":
-            text = f"  - {text}"
-        elif block.name in ("h2", "h3") and lines:
-            lines.append("")
-        lines.append(text)
-    return "\n".join(lines) + "\n"
+        headline=title(messages), messages=shown, colours=SEVERITY_COLOURS)
 
 
 def _text(value: bytes | str) -> str:

@@ -39,6 +39,13 @@ def headline(message: dict[str, Any]) -> str:
     return f"{message['nct_id']} {head}"
 
 
+def title(messages: list[dict[str, Any]]) -> str:
+    """The headline of one alert, or of a digest: "3 alerts: <the first one's headline>"."""
+    if len(messages) == 1:
+        return headline(messages[0])
+    return f"{len(messages)} alerts: {headline(messages[0])}"
+
+
 def _piece(change: dict[str, Any]) -> str:
     field, new = change["field"], change["new"]
     if field == "overallStatus" and isinstance(new, str):
@@ -67,3 +74,9 @@ def message_lines(message: dict[str, Any]) -> list[str]:
         lines.append(f"  [{change['severity']}] {change['summary']}")
     lines.append(f"  {trial_url(nct_id)}  (record history: {history_url(nct_id)})")
     return lines
+
+
+def text_body(messages: list[dict[str, Any]]) -> str:
+    """One or more alerts as plain text: the title, then each alert's lines."""
+    blocks = [[title(messages)], *(message_lines(m) for m in messages), ["Sent by ctmonitor."]]
+    return "\n\n".join("\n".join(lines) for lines in blocks) + "\n"

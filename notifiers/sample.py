@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notifiers.delivery import trial_payload
+from notifiers.alerts import trial_payload
 from snapshots.diff import diff
 
 SAMPLE_ID = "NCT05935098"

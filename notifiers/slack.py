@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.config import Field
 from notifiers.base import Fail, Notifier
-from notifiers.render import headline, history_url, ordered, trial_url
+from notifiers.render import history_url, ordered, title, trial_url
+from snapshots.fields import Field
+from snapshots.wording import plural, truncate
 
 SLACK_TEXT_LIMIT = 3000
 SLACK_BLOCK_LIMIT = 50
@@ -46,10 +47,9 @@ def slack_message(messages: list[dict[str, Any]]) -> dict[str, Any]:
     """Block Kit for one alert or a digest: a header, then a section or more per trial
     (its title, then its changes, most severe first); trials past the block limit are
     counted in a last section."""
-    title = headline(messages[0]) if len(messages) == 1 else (
-        f"{len(messages)} alerts: {headline(messages[0])}")
+    heading = title(messages)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_LIMIT)}}]
+        {"type": "header", "text": {"type": "plain_text", "text": truncate(heading, HEADER_LIMIT)}}]
     room = SLACK_BLOCK_LIMIT - 2  # the header, and a section counting trials left out
     shown = messages[:room]
     lines = [[_title(m), *_lines(m)] for m in shown]
@@ -57,9 +57,9 @@ def slack_message(messages: list[dict[str, Any]]) -> dict[str, Any]:
         blocks += _pack(trial_lines, share, message)
     if len(messages) > len(shown):
         left = len(messages) - len(shown)
-        blocks.append(_section(f"+{left} more trial{'s' if left != 1 else ''} changed "
-                               "in this check (see `ctmonitor list`)"))
-    return {"text": _clip(title, SLACK_TEXT_LIMIT), "blocks": blocks}
+        blocks.append(_section(f"+{plural(left, 'more trial')} changed in this check "
+                               "(see `ctmonitor list`)"))
+    return {"text": truncate(heading, SLACK_TEXT_LIMIT), "blocks": blocks}
 
 
 def _title(message: dict[str, Any]) -> str:
@@ -94,7 +94,7 @@ def _greedy(lines: list[str]) -> list[list[str]]:
     """Lines gathered into as few blocks of PACK_LIMIT characters as they go."""
     packed: list[list[str]] = [[]]
     size = 0
-    for line in (_clip(x, PACK_LIMIT) for x in lines):
+    for line in (truncate(x, PACK_LIMIT) for x in lines):
         if packed[-1] and size + len(line) + 1 > PACK_LIMIT:
             packed.append([])
             size = 0
@@ -110,14 +110,10 @@ def _pack(lines: list[str], blocks: int, message: dict[str, Any]) -> list[dict[s
     packed = packed[:blocks]
     if left:
         link = trial_url(message["nct_id"]) if message.get("nct_id") else ""
-        packed[-1].append(f"+{left} more change{'s' if left != 1 else ''}"
+        packed[-1].append(f"+{plural(left, 'more change')}"
                           + (f" — <{link}|see the trial>" if link else ""))
     return [_section("\n".join(p)) for p in packed]
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SLACK_TEXT_LIMIT)}}
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SLACK_TEXT_LIMIT)}}

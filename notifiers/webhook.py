@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.config import Field
 from notifiers.base import Fail, Notifier
+from snapshots.fields import Field
 
 
 class WebhookNotifier(Notifier):

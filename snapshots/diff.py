@@ -12,9 +12,8 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from monitor.config import CATEGORIES
 from snapshots import wording
-from snapshots.events import ChangeEvent
+from snapshots.events import CATEGORIES, ChangeEvent
 from snapshots.keyed import KeyedList, Path, keyed, unkeyed
 from snapshots.normalise import normalise
 from snapshots.rules import Change, generic, is_unit, rule_for
@@ -38,7 +37,7 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[ChangeEvent]:
             for leaf in _expand(path, ka, kb, len(prefix)):
                 units[_unit_of(leaf)] = None
         for unit in units:
-            event = _event(nct_id, unit, ka, kb, prefix, old, new)
+            event = _event(nct_id, unit, ka, kb, old, new)
             if event is not None:
                 events.append(event)
     return sorted(events, key=_reading_order)
@@ -126,7 +125,7 @@ def _get(tree: Any, path: Path) -> Any:
     return tree
 
 
-def _event(nct_id: str, unit: Path, a: dict[str, Any], b: dict[str, Any], prefix: Path,
+def _event(nct_id: str, unit: Path, a: dict[str, Any], b: dict[str, Any],
            old_record: dict[str, Any], new_record: dict[str, Any]) -> ChangeEvent | None:
     rule = rule_for(unit)
     if rule.category is None:

@@ -8,7 +8,13 @@ from typing import Any
 
 from snapshots.wording import clip
 
-SEVERITY_RANK = {"minor": 0, "notable": 1, "critical": 2}
+CATEGORIES = (
+    "status", "dates", "results", "enrollment", "design", "eligibility", "outcomes", "arms",
+    "locations", "contacts", "sponsors", "identification", "description", "references",
+    "documents", "other",
+)
+SEVERITIES = ("minor", "notable", "critical")  # least severe first
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 DATE_FIELDS = frozenset({"startDate", "primaryCompletionDate", "completionDate"})
 MAX_VALUE_CHARS = 4000
 SUMMARY_EVENTS = 2
@@ -36,11 +42,6 @@ class ChangeEvent:
         if self.field in DATE_FIELDS:
             data["days"] = self.days
         return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChangeEvent:
-        return cls(data["nct_id"], data["category"], data["field"], data["path"], data["old"],
-                   data["new"], data["severity"], data["summary"], data.get("days"))
 
     @property
     def rank(self) -> int:

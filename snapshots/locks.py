@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from monitor.errors import StoreBusy
+from snapshots.errors import StoreBusy
 
 PID_BYTES = 32
 
 
 @contextmanager
-def hold(path: Path | None, wait: bool, doing: str) -> Iterator[None]:
+def hold(path: Path | None, doing: str) -> Iterator[None]:
     """An exclusive flock on path holding our pid; StoreBusy naming the holder if taken.
 
     The kernel drops the lock when the process dies, even by SIGKILL.
@@ -25,7 +25,7 @@ def hold(path: Path | None, wait: bool, doing: str) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pid = os.pread(fd, PID_BYTES, 0).decode(errors="replace").strip() or "?"
             raise StoreBusy(f"store is busy: process {pid} is {doing}; "

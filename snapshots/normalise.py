@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from monitor.errors import RecordError
+from snapshots.errors import RecordError
 
 KEPT_SECTIONS = ("protocolSection", "hasResults", "resultsSection", "annotationSection",
                  "documentSection")

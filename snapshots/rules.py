@@ -122,7 +122,7 @@ def why_stopped_severity(change: Change) -> str:
 
 
 # -- dates ----------------------------------------------------------------------------------
-def date_text(change: Change, label: str, side: str) -> str:
+def date_text(change: Change, side: str) -> str:
     value = change.old if side == "old" else change.new
     struct = change.where.rsplit(".", 1)[0].rsplit(".", 1)[-1]
     kind = change.status(side, struct) or {}
@@ -132,16 +132,15 @@ def date_text(change: Change, label: str, side: str) -> str:
 
 def date_summary(change: Change, label: str) -> str:
     if change.old is None:
-        return f"{label}: set to {date_text(change, label, 'new')}"
+        return f"{label}: set to {date_text(change, 'new')}"
     if change.new is None:
-        return f"{label}: removed (was {date_text(change, label, 'old')})"
-    text = f"{label}: {date_text(change, label, 'old')} -> {date_text(change, label, 'new')}"
+        return f"{label}: removed (was {date_text(change, 'old')})"
+    text = f"{label}: {date_text(change, 'old')} -> {date_text(change, 'new')}"
     if w.gains_precision(change.old, change.new):
         return text + ", same period given more precisely"
     days = w.days_between(change.old, change.new)
     if days:
-        return text + f", {abs(days)} day{'s' if abs(days) != 1 else ''} " + (
-            "later" if days > 0 else "earlier")
+        return text + f", {w.plural(abs(days), 'day')} " + ("later" if days > 0 else "earlier")
     return text
 
 

@@ -78,8 +78,18 @@ def describe(item: dict[str, Any], limit: int = TEXT_LIMIT) -> str:
 
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
-    text = " ".join(text.split())
+    """Text on one line (white space folded), cut to limit characters with an ellipsis."""
+    return truncate(" ".join(text.split()), limit)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Text cut to limit characters with an ellipsis; its lines are kept."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plural(count: int, word: str, suffix: str = "s") -> str:
+    """'1 trial', '3 trials'."""
+    return f"{count} {word}{'' if count == 1 else suffix}"
 
 
 def label_of(name: str) -> str:

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import escape
 
 from monitor.config import load
+from notifiers import build_notifiers
+from notifiers.alerts import trial_payload
 from notifiers.base import Environment, RetryableDelivery
-from notifiers.delivery import build_notifiers, trial_payload
-from notifiers.email import html_to_text, render_html
+from notifiers.email import render_html
+from notifiers.render import text_body
 from notifiers.sample import sample_payload
 from notifiers.slack import SLACK_BLOCK_LIMIT, SLACK_TEXT_LIMIT, slack_message
 from snapshots.diff import diff
@@ -25,7 +28,7 @@ from tests.support.builder import changed, study
 def channel(tmp_path: Path, body: str, env: Environment | None = None) -> Any:
     path = tmp_path / "c.toml"
     path.write_text(body)
-    notifiers = build_notifiers(load(path), env or Environment())
+    notifiers = build_notifiers(load(path).channels, env or Environment())
     return next(iter(notifiers.values()))
 
 
@@ -63,7 +66,7 @@ def test_email_is_multipart_with_a_subject_that_says_what_happened(
     assert message["Message-ID"] == "<key-1@ctmonitor>"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "  - [critical] Overall status: Active, not recruiting -> Terminated" in text
+    assert "  [critical] Overall status: Active, not recruiting -> Terminated" in text
     assert "https://clinicaltrials.gov/study/NCT05935098?tab=history" in text
     assert 'href="https://clinicaltrials.gov/study/NCT05935098?tab=history"' in html
 
@@ -79,10 +82,13 @@ def test_hostile_record_text_arrives_inert_in_html(tmp_path: Path,
     assert "<script>alert('x')</script> A trial" in text
 
 
-def test_text_part_is_derived_from_the_html() -> None:
-    html = render_html([sample_payload()])
-    text = html_to_text(html)
-    assert "Trial page <https://clinicaltrials.gov/study/NCT05935098>" in text
+def test_text_part_says_what_the_html_says() -> None:
+    payload = sample_payload()
+    html, text = render_html([payload]), text_body([payload])
+    assert text.startswith("NCT05935098 terminated; primary completion 428 days earlier\n\n")
+    for change in payload["changes"]:
+        assert change["summary"] in text and escape(change["summary"]) in html
+    assert "https://clinicaltrials.gov/study/NCT05935098" in text
     assert "\n\n\n" not in text
 
 
@@ -131,7 +137,7 @@ def test_smtp_dropping_the_connection(tmp_path: Path) -> None:
 
 
 def test_email_config_is_checked_when_it_loads(tmp_path: Path) -> None:
-    from monitor.errors import ConfigError
+    from snapshots.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"notifiers\.mail\.to: expected a list of email"):
         channel(tmp_path, '[notifiers.mail]\ntype = "email"\nhost = "h"\nfrom = "a@b"\n'

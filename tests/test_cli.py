@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor.cli import COMMANDS, build_parser, main
-from monitor.errors import StoreError
-from tests.conftest import shared
+from snapshots.errors import StoreError
+from tests.conftest import shared, write_config
+from tests.support.builder import study
+from tests.support.registry import Fault
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,10 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_command_is_documented_with_help_text() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     parser = build_parser()
-    for name, help_text, _ in COMMANDS:
+    for command in COMMANDS:
+        name, help_text = command.name, command.help
         assert f"`ctmonitor {name}" in readme or f"/ `{name} " in readme, name
         assert help_text
-        sub = parser._subparsers._group_actions[0].choices[name]  # type: ignore[union-attr]
+        sub = parser._subparsers._group_actions[0].choices[name]  # type: ignore[union-attr,index]
         assert sub.format_help()
 
 
@@ -116,3 +122,19 @@ def test_a_corrupt_store_is_one_line_unless_traceback_is_asked(
     assert err.endswith("snapshots.db: cannot open: file is not a database\n")
     with pytest.raises(StoreError):
         main(["--config", str(config), "list", "--traceback"])
+
+
+def test_ctrl_c_during_a_check_exits_130(tmp_path: Path, registry: Any) -> None:
+    """SIGINT while the registry is slow to answer: one line, the shell's 130, no traceback."""
+    registry.put(study("NCT01000001"))
+    registry.faults.append(Fault("/version", 200, body="{}", delay=30))
+    config = write_config(tmp_path, registry.base_url, ["NCT01000001"])
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "check"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not registry.requests_to("/version") and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling for the request to arrive, not for timing
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert err.strip() == "ctmonitor: interrupted"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor import config
-from monitor.errors import ConfigError
+from snapshots.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,6 +20,7 @@ import pytest
 from monitor import health
 from monitor.cli import main
 from monitor.config import load
+from snapshots.checklog import Check
 from snapshots.store import Store
 from tests.support.builder import study
 from tests.support.http_sink import HttpSink
@@ -78,10 +79,10 @@ url = "{sink.url}"
 """ + extra)
 
 
-def checks(config: Path) -> list[dict[str, Any]]:
+def checks(config: Path) -> list[Check]:
     store = Store.open(load(config).store_path)
     try:
-        return list(reversed(store.last_checks(100)))
+        return list(reversed(store.checks.last(100)))
     finally:
         store.close()
 
@@ -89,7 +90,7 @@ def checks(config: Path) -> list[dict[str, Any]]:
 def versions(config: Path, nct_id: str) -> list[int]:
     store = Store.open(load(config).store_path)
     try:
-        return [v.number for v in store.versions(nct_id)]
+        return [v.number for v in store.versions.list(nct_id)]
     finally:
         store.close()
 
@@ -145,10 +146,10 @@ def test_registry_outage_gives_one_failure_alert_and_one_recovery_alert(
     config = daemon_config(make_config, sink, ["NCT01000001"])
     daemon = Daemon(config)
     daemons.append(daemon)
-    wait_for(lambda: sum(c["outcome"] == "failed" for c in checks(config)) >= 4,
+    wait_for(lambda: sum(c.outcome == "failed" for c in checks(config)) >= 4,
              "four failed checks")
     registry.faults.clear()
-    wait_for(lambda: checks(config)[-1]["outcome"] == "ok", "a check after the outage")
+    wait_for(lambda: checks(config)[-1].outcome == "ok", "a check after the outage")
     wait_for(lambda: any(r.body.get("event") == "monitor.recovered" for r in sink.received),
              "the recovery alert")
     assert daemon.stop() == 0
@@ -204,7 +205,7 @@ def test_sigkill_during_a_check_then_a_clean_next_check(
     assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
     registry.put(study("NCT01000003"))
     assert main(["--config", str(config), "check"]) == 0
-    assert [c["outcome"] for c in checks(config)] == ["aborted", "ok"]
+    assert [c.outcome for c in checks(config)] == ["aborted", "ok"]
     for n in range(1, 4):
         assert versions(config, f"NCT0100000{n}") == [1]
 
@@ -219,7 +220,7 @@ def test_staleness_alert_once_per_episode(registry: FakeRegistry, make_config: A
     assert health.review_staleness(settings, store, later - timedelta(hours=10)) is False
     assert health.review_staleness(settings, store, later) is True
     assert health.review_staleness(settings, store, later + timedelta(hours=5)) is False
-    assert [r["kind"] for r in store.deliveries("pending")] == ["monitor.stale"]
+    assert [d.kind for d in store.outbox.list("pending")] == ["monitor.stale"]
     health.review(settings, store, ok=True)
     assert store.get_meta(health.STALE) is None
     store.close()

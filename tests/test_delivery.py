@@ -16,8 +16,10 @@ from monitor.cli import main
 from monitor.config import load
 from monitor.registry import RegistryClient
 from monitor.runner import run_check
+from notifiers import build_notifiers
 from notifiers.base import Environment
-from notifiers.delivery import Courier, build_notifiers
+from notifiers.courier import Courier
+from snapshots.outbox import Delivery
 from snapshots.store import Store
 from tests.support.builder import changed, study
 from tests.support.http_sink import Answer, HttpSink
@@ -35,7 +37,8 @@ class Harness:
         self.store = Store.open(self.settings.store_path)
         self.now = 1_000_000.0
         self.slept: list[float] = []
-        self.courier = Courier(self.store, build_notifiers(self.settings, Environment()),
+        self.courier = Courier(self.store.outbox,
+                               build_notifiers(self.settings.channels, Environment()),
                                self.settings.max_attempts, sleep=self.slept.append,
                                clock=lambda: self.now)
 
@@ -43,8 +46,8 @@ class Harness:
         client = RegistryClient(self.settings.registry, sleep=lambda s: None)
         return run_check(self.settings, self.store, client, self.courier)
 
-    def rows(self) -> list[dict[str, Any]]:
-        return self.store.deliveries()
+    def rows(self) -> list[Delivery]:
+        return self.store.outbox.list()
 
 
 def hook_config(make_config: Any, *urls: str, extra: str = "") -> Path:
@@ -78,7 +81,7 @@ def test_retry_after_is_honoured_within_the_check_with_the_same_key(
     assert run.slept == [3.0]
     keys = [r.headers["Idempotency-Key"] for r in sink.received]
     assert len(keys) == 2 and keys[0] == keys[1]
-    assert {r["status"] for r in run.rows()} == {"done"}
+    assert {r.status for r in run.rows()} == {"done"}
 
 
 def test_endpoint_down_for_two_checks_then_delivered_once(
@@ -96,7 +99,7 @@ def test_endpoint_down_for_two_checks_then_delivered_once(
     assert third.delivery.sent == 1
     delivered = [r for r in sink.received if r.body and r.body.get("event") == "trial.changed"]
     assert len({r.headers["Idempotency-Key"] for r in delivered}) == 1
-    assert [r["status"] for r in run.rows()] == ["done", "done"]
+    assert [r.status for r in run.rows()] == ["done", "done"]
     run.now += 3600
     run.check()
     assert len(sink.received) == len(delivered)  # nothing sent twice once accepted
@@ -180,14 +183,14 @@ def test_killed_between_send_and_mark_repeats_only_with_the_same_key(
                                    stderr=subprocess.DEVNULL))
     assert victim[0].wait(timeout=60) == -signal.SIGKILL
     store = Store.open(config.parent / "data" / "snapshots.db")
-    assert [v.number for v in store.versions("NCT01000001")] == [1, 2]
-    assert {r["status"] for r in store.deliveries() if r["channel"] == "hook0"} == {"pending"}
+    assert [v.number for v in store.versions.list("NCT01000001")] == [1, 2]
+    assert {d.status for d in store.outbox.list() if d.channel == "hook0"} == {"pending"}
     assert main(["--config", str(config), "check"]) == 0
     assert len(sink.received) == 2
     first, again = sink.received
     assert first.headers["Idempotency-Key"] == again.headers["Idempotency-Key"]
     assert sink.received[0].body["changes"] == sink.received[1].body["changes"]
-    assert {r["status"] for r in store.deliveries()} == {"done"}
+    assert {d.status for d in store.outbox.list()} == {"done"}
     store.close()
 
 
@@ -215,6 +218,6 @@ headers = {{ X-Team = "Onkologie ☃" }}
     run = terminated_after_baseline(registry, config)
     result = run.check()
     assert result.delivery.sent == 1 and result.delivery.pending == 1  # console, then hook
-    [row] = [r for r in run.rows() if r["channel"] == "hook"]
-    assert row["last_error"] == "unexpected error (UnicodeEncodeError)"
-    assert row["status"] == "pending" and row["attempts"] == 3
+    [row] = [r for r in run.rows() if r.channel == "hook"]
+    assert row.last_error == "unexpected error (UnicodeEncodeError)"
+    assert row.status == "pending" and row.attempts == 3

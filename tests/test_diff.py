@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import RecordError
 from snapshots.diff import compare_records
+from snapshots.errors import RecordError
 from snapshots.events import wanted
 from tests.conftest import CTGOV, load, pair
 from tests.support.builder import changed, study

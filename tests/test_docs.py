@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 from monitor.config import DEFAULT_CATEGORIES
-from notifiers.delivery import trial_payload
-from notifiers.email import html_to_text, render_html
-from notifiers.render import message_lines
+from notifiers.alerts import trial_payload
+from notifiers.render import message_lines, text_body
 from notifiers.slack import slack_message
 from snapshots.diff import compare_records
 from snapshots.events import wanted
@@ -28,7 +27,9 @@ def payload() -> dict:
 
 def blocks(language: str) -> list[str]:
     """The README's fenced blocks of one language ("" for plain fences), in order."""
-    found, current, opened = [], [], None
+    found: list[str] = []
+    current: list[str] = []
+    opened: str | None = None
     for line in README.splitlines():
         if line.startswith("```"):
             if opened is None:
@@ -55,4 +56,4 @@ def test_readme_slack_message_is_the_real_output() -> None:
 def test_readme_email_is_the_real_text_part() -> None:
     shown = next(b for b in blocks("") if b.startswith("Subject:"))
     body = shown.split("\n\n", 1)[1]
-    assert body == html_to_text(render_html([payload()]))
+    assert body == text_body([payload()])

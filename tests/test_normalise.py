@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.errors import RecordError
+from snapshots.errors import RecordError
 from snapshots.normalise import normalise
 from tests.conftest import load, pair
 from tests.support.builder import study

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from monitor.config import RegistrySettings
-from monitor.errors import RegistryError
 from monitor.registry import MAX_URL_BYTES, RegistryClient
+from snapshots.errors import RegistryError
 from tests.support.builder import study
 from tests.support.registry import FakeRegistry, Fault
 

@@ -1,4 +1,8 @@
-"""The exceptions the monitor raises; the CLI turns each into one line and an exit status."""
+"""The exceptions every layer raises; the CLI turns each into one line and an exit status.
+
+They live in the lowest layer (snapshots) so that the store, the channels and the monitor
+share them without importing upward.
+"""
 
 
 class MonitorError(Exception):

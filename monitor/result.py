@@ -1,0 +1,30 @@
+"""What one check found: each tracked trial sorted into new, changed, unchanged, failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from notifiers.courier import DeliveryReport
+
+
+@dataclass
+class CheckResult:
+    """How each tracked trial was sorted in one check."""
+
+    trials: int = 0
+    requests: int = 0
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    fresh: bool = False
+    interrupted: bool = False
+    error: str | None = None
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+
+    @property
+    def outcome(self) -> str:
+        if self.error:
+            return "failed"
+        return "interrupted" if self.interrupted else "fresh" if self.fresh else "ok"

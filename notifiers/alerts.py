@@ -1,0 +1,70 @@
+"""What alert each channel gets: the one place that turns change events into outbox rows.
+
+[alerts] narrows first (categories, min_severity); each channel's own categories and
+min_severity narrow further. Every alert carries an idempotency key that is the same on
+every retry of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from notifiers.base import ChannelSettings
+from notifiers.render import trial_url
+from snapshots.database import utcnow
+from snapshots.events import ChangeEvent, wanted
+from snapshots.outbox import NewDelivery
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """Who is told what: the channels and the [alerts] narrowing every channel starts from."""
+
+    channels: tuple[ChannelSettings, ...]
+    categories: tuple[str, ...]
+    min_severity: str
+
+
+def alerts_for(policy: AlertPolicy, nct_id: str, title: str | None, version: int,
+               events: list[ChangeEvent]) -> list[NewDelivery]:
+    """One alert per channel that wants some of this version's events."""
+    alerts = []
+    for channel in policy.channels:
+        changes = channel_events(policy, channel, events)
+        if changes:
+            payload = trial_payload(nct_id, title, version, version - 1, changes)
+            alerts.append(NewDelivery(channel.name, "trial.changed",
+                                      idempotency_key(f"{channel.name}:{nct_id}:v{version}"),
+                                      payload, nct_id, version))
+    return alerts
+
+
+def channel_events(policy: AlertPolicy, channel: ChannelSettings,
+                   events: list[ChangeEvent]) -> list[ChangeEvent]:
+    chosen = wanted(events, policy.categories, policy.min_severity)
+    return wanted(chosen, channel.categories, channel.min_severity or "minor")
+
+
+def monitor_alerts(policy: AlertPolicy, kind: str, message: str, key: str,
+                   nct_id: str | None = None) -> list[NewDelivery]:
+    """An alert about the monitor itself (failing, recovered, stale, missing trial) to every
+    channel; key names the episode, so that it is queued once."""
+    payload: dict[str, Any] = {"event": kind, "nct_id": nct_id, "title": message,
+                               "url": trial_url(nct_id) if nct_id else None,
+                               "message": message, "detected_at": utcnow(), "changes": []}
+    return [NewDelivery(c.name, kind, idempotency_key(f"{c.name}:{key}"), payload, nct_id)
+            for c in policy.channels]
+
+
+def trial_payload(nct_id: str, title: str | None, version: int, previous: int | None,
+                  changes: list[ChangeEvent]) -> dict[str, Any]:
+    """The webhook payload of INTERFACE.md for one trial version."""
+    return {"event": "trial.changed", "nct_id": nct_id, "title": title or "",
+            "url": trial_url(nct_id), "version": version, "previous_version": previous,
+            "detected_at": utcnow(), "changes": [c.to_dict() for c in changes]}
+
+
+def idempotency_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,0 +1,108 @@
+"""Sends the outbox: each due alert through its channel until the channel accepts it.
+
+A row is marked done only after the channel accepted it. Failures are retried with
+backoff (a channel's Retry-After wins) during the check and on later checks, up to
+max_attempts, then marked failed; one failing channel never holds back the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from notifiers.alerts import idempotency_key
+from notifiers.base import Notifier, RetryableDelivery
+from snapshots.events import SEVERITY_RANK
+from snapshots.outbox import Delivery, Outbox
+from snapshots.retry import backoff
+
+log = logging.getLogger("ctmonitor")
+RETRIES_IN_CHECK = 2
+BACKOFF_SECONDS = 2.0
+MAX_BACKOFF_SECONDS = 3600.0  # between later checks' retries of one alert
+MAX_WAIT_IN_CHECK = 30.0
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+def attempt(notifier: Notifier, messages: list[dict[str, Any]],
+            key: str) -> tuple[str | None, RetryableDelivery | None]:
+    """Send once: (the channel's answer, None), or (None, why it did not take the alert).
+
+    A channel's unexpected error counts as a failed try too, so that it is recorded and
+    retried like any other, and never stops the channels after it.
+    """
+    try:
+        return notifier.send(messages, key), None
+    except RetryableDelivery as exc:
+        return None, exc
+    except Exception as exc:  # noqa: BLE001 (any channel bug is one failed delivery)
+        log.debug("channel %s failed", notifier.name, exc_info=True)
+        return None, RetryableDelivery(f"unexpected error ({type(exc).__name__})")
+
+
+class Courier:
+    """Sends what the outbox holds through the configured channels."""
+
+    def __init__(self, outbox: Outbox, notifiers: dict[str, Notifier], max_attempts: int,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.outbox = outbox
+        self.notifiers = notifiers
+        self.max_attempts = max_attempts
+        self.sleep = sleep
+        self.clock = clock
+
+    def deliver(self) -> DeliveryReport:
+        """Send every due alert; a digest channel's alerts go as one message."""
+        report = DeliveryReport()
+        by_channel: dict[str, list[Delivery]] = {}
+        for item in self.outbox.due(self.clock()):
+            by_channel.setdefault(item.channel, []).append(item)
+        for name, items in by_channel.items():
+            notifier = self.notifiers.get(name)
+            if notifier is None:
+                self.outbox.mark_attempt([i.id for i in items], "channel no longer configured",
+                                         self.clock(), give_up=True)
+                report.failed += len(items)
+                continue
+            groups = ([sorted(items, key=_most_severe_first)]
+                      if notifier.settings.mode == "digest" else [[i] for i in items])
+            for group in groups:
+                self._send(notifier, group, report)
+        return report
+
+    def _send(self, notifier: Notifier, group: list[Delivery], report: DeliveryReport) -> None:
+        ids = [i.id for i in group]
+        key = group[0].idempotency_key if len(group) == 1 else idempotency_key(
+            "+".join(i.idempotency_key for i in group))
+        attempts = max(i.attempts for i in group)
+        for tried in range(RETRIES_IN_CHECK + 1):
+            _answer, failure = attempt(notifier, [i.payload for i in group], key)
+            if failure is None:
+                self.outbox.mark_delivered(ids)
+                report.sent += len(group)
+                return
+            attempts += 1
+            wait = backoff(attempts, BACKOFF_SECONDS, MAX_BACKOFF_SECONDS, failure.retry_after)
+            last = attempts >= self.max_attempts
+            if last or tried == RETRIES_IN_CHECK or wait > MAX_WAIT_IN_CHECK:
+                self.outbox.mark_attempt(ids, str(failure), self.clock() + wait, give_up=last,
+                                         attempts=attempts)
+                report.failed += len(group) if last else 0
+                report.pending += 0 if last else len(group)
+                return
+            self.sleep(wait)
+
+
+def _most_severe_first(item: Delivery) -> int:
+    return -max((SEVERITY_RANK[c["severity"]] for c in item.payload.get("changes", [])),
+                default=len(SEVERITY_RANK))  # alerts about the monitor itself lead

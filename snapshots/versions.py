@@ -1,0 +1,152 @@
+"""Tracked trials and every stored version of each, with its change events."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from snapshots.database import Database, row_fields, utcnow
+from snapshots.events import ChangeEvent
+from snapshots.normalise import Snapshot
+from snapshots.schema import trials, versions
+
+SNAPSHOT_COMPRESSION = 6  # zlib level: snapshots are written once, read rarely
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A tracked trial as the store knows it: its latest version and how its checks went."""
+
+    nct_id: str
+    added_at: str
+    alias_of: str | None
+    missing_since: str | None
+    last_checked_at: str | None
+    last_error: str | None
+    latest_version: int
+    latest_hash: str | None
+    latest_status: str | None
+    title: str | None
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored version of a trial; data is None when only the listing was asked for."""
+
+    nct_id: str
+    number: int
+    fetched_at: str
+    last_update: str | None
+    data_timestamp: str | None
+    hash: str
+    status: str | None
+    events: list[dict[str, Any]]
+    summary: str
+    data: dict[str, Any] | None = None
+
+
+TRIAL_FIELDS = tuple(f.name for f in fields(Trial))
+LISTED = [c for c in versions.c if c.name != "snapshot"]
+
+
+class VersionLog:
+    """Trials and their versions; a version is never changed or removed once written."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- trials --------------------------------------------------------------------------
+    def ensure_trials(self, ids: Iterable[str]) -> None:
+        with self.db.transaction() as conn:
+            known = set(conn.execute(select(trials.c.nct_id)).scalars())
+            rows = [{"nct_id": i, "added_at": utcnow(), "latest_version": 0}
+                    for i in ids if i not in known]
+            if rows:
+                conn.execute(insert(trials), rows)
+
+    def trials(self, ids: Iterable[str] | None = None) -> list[Trial]:
+        query = select(trials)
+        if ids is not None:
+            query = query.where(trials.c.nct_id.in_(list(ids)))
+        with self.db.transaction() as conn:
+            return [Trial(**row_fields(r, TRIAL_FIELDS)) for r in conn.execute(query)]
+
+    def latest_hashes(self, ids: list[str]) -> dict[str, str | None]:
+        with self.db.transaction() as conn:
+            rows = conn.execute(select(trials.c.nct_id, trials.c.latest_hash)
+                                .where(trials.c.nct_id.in_(ids)))
+            return {r.nct_id: r.latest_hash for r in rows}
+
+    def mark_checked(self, ids: list[str], when: str) -> None:
+        if not ids:
+            return
+        with self.db.transaction() as conn:
+            conn.execute(update(trials).where(trials.c.nct_id.in_(ids))
+                         .values(last_checked_at=when, last_error=None, missing_since=None))
+
+    def mark_failed(self, nct_id: str, error: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(update(trials).where(trials.c.nct_id == nct_id)
+                         .values(last_error=error))
+
+    def mark_missing(self, nct_id: str, when: str, conn: Connection) -> bool:
+        """Mark a trial as not in the registry; True the first time (of this absence)."""
+        since = conn.execute(select(trials.c.missing_since)
+                             .where(trials.c.nct_id == nct_id)).scalar()
+        conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
+            missing_since=since or when, last_checked_at=when,
+            last_error="not in the registry"))
+        return since is None
+
+    def set_alias(self, nct_id: str, alias_of: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(alias_of=alias_of))
+
+    # -- versions ------------------------------------------------------------------------
+    def add(self, nct_id: str, snapshot: Snapshot, events: list[ChangeEvent], summary: str,
+            data_timestamp: str | None, conn: Connection) -> int:
+        """Store the next version of a trial in the caller's transaction; its number."""
+        now = utcnow()
+        number = (conn.execute(select(trials.c.latest_version)
+                               .where(trials.c.nct_id == nct_id)).scalar() or 0) + 1
+        conn.execute(insert(versions).values(
+            nct_id=nct_id, number=number, fetched_at=now, last_update=snapshot.last_update,
+            data_timestamp=data_timestamp, hash=snapshot.hash, status=snapshot.status,
+            snapshot=zlib.compress(snapshot.canonical, SNAPSHOT_COMPRESSION),
+            events=json.dumps([e.to_dict() for e in events], ensure_ascii=False),
+            summary=summary))
+        conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
+            latest_version=number, latest_hash=snapshot.hash, latest_status=snapshot.status,
+            title=snapshot.title, last_checked_at=now, last_error=None, missing_since=None))
+        return number
+
+    def list(self, nct_id: str) -> list[Version]:
+        """Every version of a trial, oldest first, without their snapshots."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(select(*LISTED).where(versions.c.nct_id == nct_id)
+                                .order_by(versions.c.number))
+            return [_version(r._mapping) for r in rows]
+
+    def get(self, nct_id: str, number: int | None = None) -> Version | None:
+        """One version with its snapshot data; the latest when number is None."""
+        query = select(versions).where(versions.c.nct_id == nct_id)
+        query = (query.where(versions.c.number == number) if number is not None
+                 else query.order_by(versions.c.number.desc()).limit(1))
+        with self.db.transaction() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return _version(row._mapping, orjson.loads(zlib.decompress(row.snapshot)))
+
+
+def _version(row: Any, data: dict[str, Any] | None = None) -> Version:
+    return Version(row["nct_id"], row["number"], row["fetched_at"], row["last_update"],
+                   row["data_timestamp"], row["hash"], row["status"], json.loads(row["events"]),
+                   row["summary"], data)
