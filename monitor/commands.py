@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from monitor import config, views
+from monitor import config, health, views, web
 from monitor.exits import ExitStatus
 from monitor.result import CheckResult
 from monitor.runner import connect, run_check
-from monitor.scheduler import run_daemon, trigger
+from monitor.scheduler import run_daemon
 from monitor.tracking import edit_ids, parse_ids
 from notifiers import Environment, build_notifiers
 from notifiers.courier import attempt
@@ -84,6 +86,22 @@ def run(args: argparse.Namespace) -> int:
     return run_daemon(settings_of(args), now=args.now)
 
 
+def serve(args: argparse.Namespace) -> int:
+    """The history page alone, until SIGTERM or Ctrl-C."""
+    settings = settings_of(args)
+    settings = replace(settings, web=replace(settings.web, host=args.host or settings.web.host,
+                                             port=args.port or settings.web.port))
+    stop = threading.Event()
+    with web.Page(settings) as page:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        out(f"ctmonitor: the history page is at {page.address}")
+        sys.stdout.flush()
+        while not stop.wait(1.0) and page.thread.is_alive():
+            pass
+    return ExitStatus.OK
+
+
 # -- the config's trial list ----------------------------------------------------------------
 def track(args: argparse.Namespace) -> int:
     changed, unchanged = edit_ids(config_path(args), add=parse_ids(args.ids))
@@ -114,7 +132,7 @@ def list_trials(args: argparse.Namespace) -> int:
 def history(args: argparse.Namespace) -> int:
     nct_id = parse_ids([args.nct_id])[0]
     with opened(settings_of(args)) as store:
-        versions = store.versions.list(nct_id)
+        versions = store.versions.history(nct_id)
     if args.json:
         out(views.dumps([views.version_json(v) for v in versions]))
         return ExitStatus.OK
@@ -181,7 +199,7 @@ def print_events(args: argparse.Namespace, events: list[ChangeEvent], heading: s
 # -- alerts ---------------------------------------------------------------------------------
 def deliveries(args: argparse.Namespace) -> int:
     with opened(settings_of(args)) as store:
-        found = store.outbox.list(args.status)
+        found = store.outbox.recent(args.status)
     out(views.dumps(views.delivery_json(found)) if args.json else views.delivery_lines(found))
     return ExitStatus.OK
 
@@ -208,11 +226,6 @@ def notify_test(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     with opened(settings) as store:
-        last = store.checks.last(1)
-        next_run = trigger(settings).get_next_fire_time(None, datetime.now(UTC))
-        report = views.status_report(store.lock_holder("daemon"), last[0] if last else None,
-                                     next_run.isoformat() if next_run else None,
-                                     store.versions.trials(settings.trial_ids),
-                                     store.outbox.counts())
+        report = health.report(settings, store)
     out(views.dumps(report) if args.json else views.status_lines(report))
     return ExitStatus.OK

@@ -26,6 +26,7 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_CATEGORIES = ("status", "dates", "results", "enrollment")
 DEFAULT_BASE_URL = "https://clinicaltrials.gov/api/v2"
 DEFAULT_SCHEDULE = "0 15 * * 1-5"
+LOOPBACK_HOSTS = ("localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,21 @@ class RegistrySettings:
     timeout: float = 30.0
     retries: int = 4
     backoff: float = 2.0
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """[web]: the history page. Loopback unless a token guards it."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = None
+    enabled: bool = False
+    base_url: str | None = None
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
 
 
 @dataclass(frozen=True)
@@ -58,10 +74,12 @@ class Settings:
     min_severity: str
     max_attempts: int
     channels: tuple[ChannelSettings, ...]
+    web: WebSettings = WebSettings()
 
     @property
     def alerts(self) -> AlertPolicy:
-        return AlertPolicy(self.channels, self.categories, self.min_severity)
+        return AlertPolicy(self.channels, self.categories, self.min_severity,
+                           self.web.base_url)
 
 
 SECTIONS = {
@@ -88,6 +106,13 @@ SECTIONS = {
         "min_severity": Field(str, "minor", choices=SEVERITIES),
     },
     "delivery": {"max_attempts": Field(int, 8)},
+    "web": {
+        "host": Field(str, WebSettings.host, expect="an address to listen on"),
+        "port": Field(int, WebSettings.port),
+        "token": Field(str, secret=True),
+        "enabled": Field(bool, WebSettings.enabled),
+        "base_url": Field(str, expect="an http(s) URL"),
+    },
     "notifiers": {},
 }
 
@@ -160,6 +185,7 @@ class Loader:
             min_severity=alerts["min_severity"],
             max_attempts=self.positive("delivery.max_attempts", tables["delivery"]["max_attempts"]),
             channels=self.channels(raw.get("notifiers", {})),
+            web=WebSettings(**self.web(tables["web"])),
         )
 
     def expand(self, value: Any, key: str) -> Any:
@@ -222,6 +248,15 @@ class Loader:
             raise self.fail("registry.retries", "expected retries and backoff of 0 or more")
         self.positive("registry.timeout", table["timeout"])
         return {**table, "base_url": table["base_url"].rstrip("/")}
+
+    def web(self, table: dict[str, Any]) -> dict[str, Any]:
+        if not 0 < table["port"] < 65536:
+            raise self.fail("web.port", f"expected a port from 1 to 65535, got {table['port']!r}")
+        base = table["base_url"]
+        if base is not None and not re.match(r"^https?://[^/\s]+", base):
+            raise self.fail("web.base_url", f"expected an http(s) URL, got {base!r}")
+        return {**table, "token": table["token"] or None,
+                "base_url": base.rstrip("/") if base else None}
 
     def monitor(self, table: dict[str, Any]) -> dict[str, Any]:
         try:

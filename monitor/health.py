@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from monitor import views
 from monitor.config import Settings
+from monitor.schedule import next_check
 from notifiers.alerts import monitor_alerts
 from snapshots.database import parse_utc
 from snapshots.store import Store
@@ -58,3 +61,11 @@ def review_staleness(settings: Settings, store: Store, now: datetime | None = No
         f"{since} ({age_hours:.0f} hours)", f"stale:{since}"))
     store.set_meta(STALE, since)
     return True
+
+
+def report(settings: Settings, store: Store) -> dict[str, Any]:
+    """Where the monitor stands: `ctmonitor status` and the web page's /status."""
+    last = store.checks.last(1)
+    return views.status_report(store.lock_holder("daemon"), last[0] if last else None,
+                               next_check(settings.monitor, datetime.now(UTC)),
+                               store.versions.trials(settings.trial_ids), store.outbox.counts())

@@ -8,11 +8,33 @@ gives seconds (as in "*/5 * * * * *"), for tests and short intervals.
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, tzinfo
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+class Timing(Protocol):
+    """[monitor] schedule and timezone (config.MonitorSettings)."""
+
+    @property
+    def schedule(self) -> str: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+
+def trigger(timing: Timing) -> CronTrigger:
+    """The trigger of the configured schedule ([monitor] schedule and timezone)."""
+    return cron_trigger(timing.schedule, ZoneInfo(timing.timezone))
+
+
+def next_check(timing: Timing, now: datetime) -> str | None:
+    when = trigger(timing).get_next_fire_time(None, now)
+    return when.isoformat() if when else None
 
 
 def cron_trigger(expr: str, tz: tzinfo) -> CronTrigger:

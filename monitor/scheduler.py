@@ -10,25 +10,22 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 
-from monitor import health, views
+from monitor import health, views, web
 from monitor.config import Settings
 from monitor.runner import CheckInterrupted, connect, courier_for, run_check
-from monitor.schedule import cron_trigger
+from monitor.schedule import trigger
 from snapshots.errors import MonitorError, StoreBusy
 from snapshots.store import Store
 
 log = logging.getLogger("ctmonitor")
 STALENESS_EVERY_MINUTES = 10
-
-
-def trigger(settings: Settings) -> CronTrigger:
-    return cron_trigger(settings.monitor.schedule, ZoneInfo(settings.monitor.timezone))
 
 
 class Daemon:
@@ -88,10 +85,21 @@ def run_daemon(settings: Settings, now: bool = False) -> int:
     """Run until SIGTERM or SIGINT; a check at start when now is true."""
     store = Store.open(settings.store_path)
     try:
-        with store.daemon_lock():
+        with store.daemon_lock(), history_page(settings):
             return _serve(Daemon(settings, store), settings, now)
     finally:
         store.close()
+
+
+@contextmanager
+def history_page(settings: Settings) -> Iterator[None]:
+    """With [web] enabled: the history page in a thread of the daemon, stopped with it."""
+    if not settings.web.enabled:
+        yield
+        return
+    with web.Page(settings) as page:
+        log.info("the history page is at %s", page.address)
+        yield
 
 
 def _serve(daemon: Daemon, settings: Settings, now: bool) -> int:
@@ -110,7 +118,7 @@ def _serve(daemon: Daemon, settings: Settings, now: bool) -> int:
         timezone=ZoneInfo(settings.monitor.timezone),
         job_defaults={"coalesce": True, "max_instances": 1,
                       "misfire_grace_time": settings.monitor.misfire_grace})
-    scheduler.add_job(daemon.check, trigger(settings), id="check",
+    scheduler.add_job(daemon.check, trigger(settings.monitor), id="check",
                       jitter=settings.monitor.jitter or None)
     scheduler.add_job(daemon.watch, "interval", minutes=STALENESS_EVERY_MINUTES, id="watch")
     scheduler.start()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from notifiers.base import ChannelSettings
-from notifiers.render import trial_url
+from notifiers.render import page_url, trial_url
 from snapshots.database import utcnow
 from snapshots.events import ChangeEvent, wanted
 from snapshots.outbox import NewDelivery
@@ -25,6 +25,7 @@ class AlertPolicy:
     channels: tuple[ChannelSettings, ...]
     categories: tuple[str, ...]
     min_severity: str
+    page_base_url: str | None = None  # [web] base_url: alerts link to the trial's page there
 
 
 def alerts_for(policy: AlertPolicy, nct_id: str, title: str | None, version: int,
@@ -34,7 +35,8 @@ def alerts_for(policy: AlertPolicy, nct_id: str, title: str | None, version: int
     for channel in policy.channels:
         changes = channel_events(policy, channel, events)
         if changes:
-            payload = trial_payload(nct_id, title, version, version - 1, changes)
+            payload = trial_payload(nct_id, title, version, version - 1, changes,
+                                    policy.page_base_url)
             alerts.append(NewDelivery(channel.name, "trial.changed",
                                       idempotency_key(f"{channel.name}:{nct_id}:v{version}"),
                                       payload, nct_id, version))
@@ -59,11 +61,16 @@ def monitor_alerts(policy: AlertPolicy, kind: str, message: str, key: str,
 
 
 def trial_payload(nct_id: str, title: str | None, version: int, previous: int | None,
-                  changes: list[ChangeEvent]) -> dict[str, Any]:
-    """The webhook payload of INTERFACE.md for one trial version."""
-    return {"event": "trial.changed", "nct_id": nct_id, "title": title or "",
-            "url": trial_url(nct_id), "version": version, "previous_version": previous,
-            "detected_at": utcnow(), "changes": [c.to_dict() for c in changes]}
+                  changes: list[ChangeEvent], page_base_url: str | None = None
+                  ) -> dict[str, Any]:
+    """The webhook payload of INTERFACE.md for one trial version; page_url (the trial's
+    page on the monitor's own web page) only when [web] base_url is set."""
+    payload = {"event": "trial.changed", "nct_id": nct_id, "title": title or "",
+               "url": trial_url(nct_id), "version": version, "previous_version": previous,
+               "detected_at": utcnow(), "changes": [c.to_dict() for c in changes]}
+    if page_base_url:
+        payload["page_url"] = page_url(page_base_url, nct_id)
+    return payload
 
 
 def idempotency_key(text: str) -> str:

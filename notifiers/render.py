@@ -20,6 +20,11 @@ def history_url(nct_id: str) -> str:
     return HISTORY_URL.format(nct_id=nct_id)
 
 
+def page_url(base_url: str, nct_id: str) -> str:
+    """The trial's page on the monitor's own history page (ctmonitor serve)."""
+    return f"{base_url}/trials/{nct_id}"
+
+
 def ordered(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Most severe first; the order within a severity is kept."""
     return sorted(changes, key=lambda c: -SEVERITY_RANK[c["severity"]])
@@ -72,6 +77,8 @@ def message_lines(message: dict[str, Any]) -> list[str]:
              f"(version {message.get('previous_version')} -> {message.get('version')})"]
     for change in ordered(message["changes"]):
         lines.append(f"  [{change['severity']}] {change['summary']}")
+    if message.get("page_url"):
+        lines.append(f"  {message['page_url']}  (its history on ctmonitor)")
     lines.append(f"  {trial_url(nct_id)}  (record history: {history_url(nct_id)})")
     return lines
 

@@ -66,9 +66,10 @@ def _title(message: dict[str, Any]) -> str:
     if message.get("event") != "trial.changed":
         return escape(message.get("message", ""))
     nct = message["nct_id"]
+    page = f" · <{message['page_url']}|its history on ctmonitor>" if message.get("page_url") else ""
     return (f"*<{trial_url(nct)}|{nct}>* {escape(message.get('title') or '')}\n"
             f"version {message.get('previous_version')} → {message.get('version')} · "
-            f"<{history_url(nct)}|record history>")
+            f"<{history_url(nct)}|record history>{page}")
 
 
 def _lines(message: dict[str, Any]) -> list[str]:

@@ -91,7 +91,7 @@ class Outbox:
                 attempts=count, last_error=error, next_attempt_at=next_at,
                 status="failed" if give_up else "pending"))
 
-    def list(self, status: str | None = None, limit: int = 100) -> list[Delivery]:
+    def recent(self, status: str | None = None, limit: int = 100) -> list[Delivery]:
         """The newest alerts, of one status when given."""
         query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
         if status:

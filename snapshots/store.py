@@ -22,17 +22,18 @@ from snapshots.errors import StoreError
 from snapshots.locks import hold, holder
 from snapshots.outbox import Outbox
 from snapshots.schema import SCHEMA_VERSION, meta, metadata
-from snapshots.versions import VersionLog
+from snapshots.versions import ChangeLog, VersionLog
 
 
 class Store(Database):
-    """Open a store; its parts are .versions, .checks and .outbox, over one engine."""
+    """Open a store; its parts are .versions, .checks, .outbox and .changes, over one engine."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.versions = VersionLog(self)
         self.checks = CheckLog(self)
         self.outbox = Outbox(self)
+        self.changes = ChangeLog(self)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -44,6 +45,21 @@ class Store(Database):
             store = cls(engine, path)
             store._migrate()
         except (OSError, SQLAlchemyError) as exc:
+            raise StoreError(f"store {path}: cannot open: {reason(exc)}") from None
+        return store
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Store:
+        """Open an existing store for reading only: SQLite refuses every write on it, and in
+        WAL mode its reads never wait for a writer."""
+        if not path.exists():
+            raise StoreError(f"store {path}: no such file (run a check first)")
+        try:
+            engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+            event.listen(engine, "connect", _sqlite_read_pragmas)
+            store = cls(engine, path)
+            store.get_meta("schema")
+        except (OSError, SQLAlchemyError, StoreError) as exc:
             raise StoreError(f"store {path}: cannot open: {reason(exc)}") from None
         return store
 
@@ -96,6 +112,10 @@ class Store(Database):
             c.execute(meta.delete().where(meta.c.key == key))
             if value is not None:
                 c.execute(insert(meta).values(key=key, value=value))
+
+
+def _sqlite_read_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA busy_timeout=10000")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

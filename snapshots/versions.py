@@ -9,13 +9,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from snapshots.database import Database, row_fields, utcnow
 from snapshots.events import ChangeEvent
 from snapshots.normalise import Snapshot
-from snapshots.schema import trials, versions
+from snapshots.schema import checks, trials, versions
 
 SNAPSHOT_COMPRESSION = 6  # zlib level: snapshots are written once, read rarely
 
@@ -127,12 +127,20 @@ class VersionLog:
             title=snapshot.title, last_checked_at=now, last_error=None, missing_since=None))
         return number
 
-    def list(self, nct_id: str) -> list[Version]:
+    def history(self, nct_id: str) -> list[Version]:
         """Every version of a trial, oldest first, without their snapshots."""
         with self.db.transaction() as conn:
             rows = conn.execute(select(*LISTED).where(versions.c.nct_id == nct_id)
                                 .order_by(versions.c.number))
             return [_version(r._mapping) for r in rows]
+
+    def with_data(self, nct_id: str) -> list[Version]:
+        """Every version of a trial with its snapshot, oldest first."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(select(versions).where(versions.c.nct_id == nct_id)
+                                .order_by(versions.c.number))
+            return [_version(r._mapping, orjson.loads(zlib.decompress(r.snapshot)))
+                    for r in rows]
 
     def get(self, nct_id: str, number: int | None = None) -> Version | None:
         """One version with its snapshot data; the latest when number is None."""
@@ -144,6 +152,42 @@ class VersionLog:
         if row is None:
             return None
         return _version(row._mapping, orjson.loads(zlib.decompress(row.snapshot)))
+
+
+class ChangeLog:
+    """Read side for review: which versions changed something, newest first."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def last_changes(self) -> dict[str, Version]:
+        """Each trial's newest version with change events (none for a trial without one)."""
+        newest = (select(versions.c.nct_id, func.max(versions.c.number).label("number"))
+                  .where(versions.c.events != "[]").group_by(versions.c.nct_id).subquery())
+        query = select(*LISTED).join(newest, (versions.c.nct_id == newest.c.nct_id)
+                                     & (versions.c.number == newest.c.number))
+        with self.db.transaction() as conn:
+            return {r.nct_id: _version(r._mapping) for r in conn.execute(query)}
+
+    def recent(self, limit: int, offset: int = 0, nct_id: str | None = None,
+               containing: tuple[str, ...] = ()) -> list[Version]:
+        """Versions with change events, newest first; containing narrows to versions whose
+        stored events hold each of those texts (a cheap first cut the caller refines)."""
+        query = select(*LISTED).where(versions.c.events != "[]")
+        if nct_id:
+            query = query.where(versions.c.nct_id == nct_id)
+        for text in containing:
+            query = query.where(versions.c.events.contains(text, autoescape=True))
+        query = query.order_by(versions.c.fetched_at.desc(), versions.c.id.desc())
+        with self.db.transaction() as conn:
+            rows = conn.execute(query.limit(limit).offset(offset))
+            return [_version(r._mapping) for r in rows]
+
+    def stamp(self) -> tuple[Any, ...]:
+        """Changes whenever a version is stored or a check is recorded: a cache key."""
+        with self.db.transaction() as conn:
+            return (conn.execute(select(func.max(versions.c.id))).scalar(),
+                    conn.execute(select(func.max(checks.c.id))).scalar())
 
 
 def _version(row: Any, data: dict[str, Any] | None = None) -> Version:

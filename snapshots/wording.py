@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -123,12 +124,19 @@ def days_between(old: Any, new: Any) -> int | None:
     return (b - a).days if a and b else None
 
 
+def word_edits(old: str, new: str) -> Iterator[tuple[str, str, str]]:
+    """(op, old words, new words) for each run of a word-level diff; op is equal, insert,
+    delete or replace."""
+    a, b = old.split(), new.split()
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        yield op, " ".join(a[i1:i2]), " ".join(b[j1:j2])
+
+
 def text_change(old: str, new: str) -> str:
     """The first few word-level edits between two texts, e.g. 'added "…"; "a" -> "b"'."""
-    a, b = old.split(), new.split()
     pieces = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        gone, came = clip(" ".join(a[i1:i2]), 60), clip(" ".join(b[j1:j2]), 60)
+    for op, gone, came in word_edits(old, new):
+        gone, came = clip(gone, 60), clip(came, 60)
         if op == "insert":
             pieces.append(f'added "{came}"')
         elif op == "delete":

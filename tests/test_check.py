@@ -22,7 +22,7 @@ def run(config: Path, *args: str) -> int:
 def stored(config: Path, nct_id: str) -> list[int]:
     store = Store.open(config.parent / "data" / "snapshots.db")
     try:
-        return [v.number for v in store.versions.list(nct_id)]
+        return [v.number for v in store.versions.history(nct_id)]
     finally:
         store.close()
 

@@ -90,7 +90,7 @@ def checks(config: Path) -> list[Check]:
 def versions(config: Path, nct_id: str) -> list[int]:
     store = Store.open(load(config).store_path)
     try:
-        return [v.number for v in store.versions.list(nct_id)]
+        return [v.number for v in store.versions.history(nct_id)]
     finally:
         store.close()
 
@@ -220,7 +220,7 @@ def test_staleness_alert_once_per_episode(registry: FakeRegistry, make_config: A
     assert health.review_staleness(settings, store, later - timedelta(hours=10)) is False
     assert health.review_staleness(settings, store, later) is True
     assert health.review_staleness(settings, store, later + timedelta(hours=5)) is False
-    assert [d.kind for d in store.outbox.list("pending")] == ["monitor.stale"]
+    assert [d.kind for d in store.outbox.recent("pending")] == ["monitor.stale"]
     health.review(settings, store, ok=True)
     assert store.get_meta(health.STALE) is None
     store.close()

@@ -47,7 +47,7 @@ class Harness:
         return run_check(self.settings, self.store, client, self.courier)
 
     def rows(self) -> list[Delivery]:
-        return self.store.outbox.list()
+        return self.store.outbox.recent()
 
 
 def hook_config(make_config: Any, *urls: str, extra: str = "") -> Path:
@@ -183,14 +183,14 @@ def test_killed_between_send_and_mark_repeats_only_with_the_same_key(
                                    stderr=subprocess.DEVNULL))
     assert victim[0].wait(timeout=60) == -signal.SIGKILL
     store = Store.open(config.parent / "data" / "snapshots.db")
-    assert [v.number for v in store.versions.list("NCT01000001")] == [1, 2]
-    assert {d.status for d in store.outbox.list() if d.channel == "hook0"} == {"pending"}
+    assert [v.number for v in store.versions.history("NCT01000001")] == [1, 2]
+    assert {d.status for d in store.outbox.recent() if d.channel == "hook0"} == {"pending"}
     assert main(["--config", str(config), "check"]) == 0
     assert len(sink.received) == 2
     first, again = sink.received
     assert first.headers["Idempotency-Key"] == again.headers["Idempotency-Key"]
     assert sink.received[0].body["changes"] == sink.received[1].body["changes"]
-    assert {d.status for d in store.outbox.list()} == {"done"}
+    assert {d.status for d in store.outbox.recent()} == {"done"}
     store.close()
 
 

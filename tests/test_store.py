@@ -35,7 +35,7 @@ def test_versions_round_trip(store: Store) -> None:
     record = study("NCT01000001")
     assert add(store, record) == 1
     assert add(store, study("NCT01000001", status="COMPLETED")) == 2
-    listed = store.versions.list("NCT01000001")
+    listed = store.versions.history("NCT01000001")
     assert [v.number for v in listed] == [1, 2]
     assert listed[1].status == "COMPLETED" and listed[0].data is None
     first = store.versions.get("NCT01000001", 1)
@@ -49,9 +49,9 @@ def test_a_failure_inside_the_transaction_leaves_no_half_version(store: Store) -
     broken = NewDelivery(None, "trial.changed", "k", {})  # type: ignore[arg-type]
     with pytest.raises(StoreError):  # a channel is required: the insert fails
         add(store, study("NCT01000001", status="COMPLETED"), alerts=[broken])
-    assert [v.number for v in store.versions.list("NCT01000001")] == [1]
+    assert [v.number for v in store.versions.history("NCT01000001")] == [1]
     assert store.versions.trials(["NCT01000001"])[0].latest_version == 1
-    assert store.outbox.list() == []
+    assert store.outbox.recent() == []
 
 
 def test_schema_version_is_recorded(store: Store) -> None:
@@ -88,4 +88,4 @@ def test_prune_keeps_the_newest_checks_and_every_version(store: Store) -> None:
         store.checks.finish(store.checks.begin(), "ok", 1, None, "")
     store.checks.prune(keep=2)
     assert len(store.checks.last(10)) == 2
-    assert [v.number for v in store.versions.list("NCT01000001")] == [1]
+    assert [v.number for v in store.versions.history("NCT01000001")] == [1]

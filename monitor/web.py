@@ -1,0 +1,412 @@
+"""The history web page: `ctmonitor serve`, or `run` with [web] enabled = true.
+
+Starlette routes render Jinja2 templates (autoescaped) from a store opened read-only, so
+the page can neither write nor hold up a check. Everything it needs is served by itself
+(no CDN, no script): it works offline, behind a firewall and with JavaScript off.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import socket
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import uvicorn
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from monitor import health
+from monitor.chart import chart, version_date
+from monitor.config import Settings, WebSettings, parse_nct
+from notifiers.render import history_url, trial_url
+from snapshots.diff import diff
+from snapshots.errors import ConfigError, MonitorError
+from snapshots.events import CATEGORIES, SEVERITIES, SEVERITY_RANK, ChangeEvent
+from snapshots.store import Store
+from snapshots.versions import Trial, Version
+from snapshots.wording import enum_text, show, word_edits
+
+TRIALS_PER_PAGE = 100
+CHANGES_PER_PAGE = 50
+FEED_ENTRIES = 50
+LONG_TEXT = 80  # characters: a longer text is compared word by word
+CHART_CACHE = 256
+STOP_SECONDS = 5  # open requests get this long to finish when the page stops
+SORTS = ("change", "status", "nct")
+TOKEN_COOKIE = "ctmonitor_token"
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'none'; style-src 'self'; img-src 'self'; "
+                                 b"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Environment(loader=PackageLoader("monitor", "templates"),
+                        autoescape=select_autoescape(["html", "j2", "xml"]),
+                        trim_blocks=True, lstrip_blocks=True)
+TEMPLATES.filters.update(status=lambda v: enum_text(v) if v else "-", show=show)
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    trial: Trial | None
+    nct_id: str
+    last_change: Version | None
+
+
+class BadRequest(HTTPException):
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, detail)
+
+
+class History:
+    """What the pages read from the store, with the small caches that keep them quick."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._overview: tuple[Any, list[OverviewRow]] | None = None
+        self._charts: OrderedDict[tuple[str, int], Any] = OrderedDict()
+
+    def overview(self) -> list[OverviewRow]:
+        """Every tracked trial with its last material change; rebuilt only after a check."""
+        stamp = self.store.changes.stamp()
+        if self._overview is None or self._overview[0] != stamp:
+            trials = {t.nct_id: t for t in self.store.versions.trials(self.settings.trial_ids)}
+            changes = self.store.changes.last_changes()
+            rows = [OverviewRow(trials.get(i), i, changes.get(i)) for i in self.settings.trial_ids]
+            self._overview = (stamp, rows)
+        return self._overview[1]
+
+    def trial(self, nct_id: str) -> Trial:
+        found = self.store.versions.trials([nct_id])
+        if not found or not found[0].latest_version:
+            raise HTTPException(404, f"{nct_id} has no stored versions here")
+        return found[0]
+
+    def chart(self, trial: Trial) -> Any:
+        key = (trial.nct_id, trial.latest_version)
+        if key not in self._charts:
+            self._charts[key] = chart(self.store.versions.with_data(trial.nct_id))
+            while len(self._charts) > CHART_CACHE:
+                self._charts.popitem(last=False)
+        return self._charts[key]
+
+
+# -- pages ------------------------------------------------------------------------------------
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    page = TEMPLATES.get_template(name).render(request=request, **context)
+    return HTMLResponse(page, status_code)
+
+
+def overview(request: Request) -> Response:
+    history: History = request.app.state.history
+    query = request.query_params
+    text = query.get("q", "").strip()
+    sort = choice(query, "sort", SORTS, "change")
+    rows = history.overview()
+    if text:
+        needle = text.lower()
+        rows = [r for r in rows if needle in r.nct_id.lower()
+                or needle in ((r.trial.title if r.trial else None) or "").lower()]
+    rows = sorted(rows, key=SORT_KEYS[sort])
+    page, pages = paging(query, len(rows), TRIALS_PER_PAGE)
+    shown = rows[(page - 1) * TRIALS_PER_PAGE: page * TRIALS_PER_PAGE]
+    return render(request, "overview.html.j2", rows=shown, total=len(rows), q=text, sort=sort,
+                  page=page, pages=pages, date_of=version_date)
+
+
+SORT_KEYS: dict[str, Any] = {  # last change: newest first, never-changed trials last
+    "change": lambda r: (r.last_change is None,
+                         _desc(r.last_change.fetched_at) if r.last_change else "", r.nct_id),
+    "status": lambda r: ((r.trial.latest_status if r.trial else None) or "~", r.nct_id),
+    "nct": lambda r: r.nct_id,
+}
+
+
+def _desc(text: str) -> str:
+    """A key that sorts text descending inside an ascending sort."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in text)
+
+
+def trial_page(request: Request) -> Response:
+    history: History = request.app.state.history
+    nct_id = nct_param(request.path_params["nct"])
+    trial = history.trial(nct_id)
+    versions = history.store.versions.history(nct_id)
+    timeline = [(v, grouped([_event(e) for e in v.events])) for v in reversed(versions)]
+    return render(request, "trial.html.j2", trial=trial, chart=history.chart(trial),
+                  timeline=timeline, numbers=[v.number for v in versions],
+                  registry_url=trial_url(nct_id), registry_history=history_url(nct_id),
+                  date_of=version_date)
+
+
+def diff_page(request: Request) -> Response:
+    history: History = request.app.state.history
+    nct_id = nct_param(request.path_params["nct"])
+    trial = history.trial(nct_id)
+    latest = trial.latest_version
+    b = integer(request.query_params, "to", latest, 1, latest)
+    a = integer(request.query_params, "from", max(b - 1, 1), 1, latest)
+    old, new = history.store.versions.get(nct_id, a), history.store.versions.get(nct_id, b)
+    if old is None or new is None:
+        raise BadRequest(f"{nct_id} has versions 1 to {latest}")
+    events = diff(old.data or {}, new.data or {}) if a != b else []
+    fields = [field_row(e) for e in events]
+    return render(request, "diff.html.j2", trial=trial, old=old, new=new,
+                  groups=grouped(events), fields=fields, numbers=list(range(1, latest + 1)),
+                  date_of=version_date)
+
+
+def changes_page(request: Request) -> Response:
+    history: History = request.app.state.history
+    query = request.query_params
+    category = choice(query, "category", CATEGORIES, "")
+    severity = choice(query, "severity", SEVERITIES, "")
+    nct_id = nct_param(query["nct"]) if query.get("nct") else ""
+    page = integer(query, "page", 1, 1, 10**6)
+    entries = change_entries(history, category, severity, nct_id, CHANGES_PER_PAGE,
+                             (page - 1) * CHANGES_PER_PAGE)
+    return render(request, "changes.html.j2", entries=entries, category=category,
+                  severity=severity, nct=nct_id, page=page, categories=CATEGORIES,
+                  severities=SEVERITIES, more=len(entries) == CHANGES_PER_PAGE,
+                  date_of=version_date)
+
+
+def change_entries(history: History, category: str, severity: str, nct_id: str, limit: int,
+                   offset: int) -> list[tuple[Version, list[ChangeEvent]]]:
+    """Versions with the wanted events, newest first, each with those events."""
+    containing = tuple(f'"{key}": "{value}"' for key, value in
+                       (("category", category), ("severity", severity)) if value)
+    floor = SEVERITY_RANK[severity] if severity else 0
+    found = []
+    for version in history.store.changes.recent(limit, offset, nct_id or None, containing):
+        events = [e for e in map(_event, version.events)
+                  if (not category or e.category == category) and e.rank >= floor]
+        if events:
+            found.append((version, events))
+    return found
+
+
+def feed(request: Request) -> Response:
+    history: History = request.app.state.history
+    nct_id = request.path_params.get("nct")
+    trial = None
+    if nct_id is not None:
+        nct_id = nct_param(nct_id)
+        trial = history.trial(nct_id)
+    entries = change_entries(history, "", "", nct_id or "", FEED_ENTRIES, 0)
+    base = history.settings.web.base_url or str(request.base_url).rstrip("/")
+    body = TEMPLATES.get_template("feed.atom.j2").render(
+        entries=entries, trial=trial, base=base, self_url=str(request.url.remove_query_params(
+            "token")), updated=entries[0][0].fetched_at if entries else "1970-01-01T00:00:00Z")
+    return Response(body, media_type="application/atom+xml")
+
+
+def status(request: Request) -> Response:
+    history: History = request.app.state.history
+    return JSONResponse(health.report(history.settings, history.store))
+
+
+async def error_page(request: Request, exc: Exception) -> Response:
+    code = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "the page could not be made"
+    if isinstance(exc, MonitorError):
+        code, detail = 503, str(exc)
+    return render(request, "error.html.j2", code, code=code, detail=detail)
+
+
+# -- reading parameters -----------------------------------------------------------------------
+def nct_param(value: str) -> str:
+    nct = parse_nct(value)
+    if nct is None:
+        raise BadRequest(f"{value!r} is not an NCT id (NCT followed by 8 digits)")
+    return nct
+
+
+def choice(query: Any, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = query.get(name, "") or default
+    if value and value not in allowed:
+        raise BadRequest(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return str(value)
+
+
+def integer(query: Any, name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}; got {raw!r}")
+    return int(raw)
+
+
+def paging(query: Any, count: int, size: int) -> tuple[int, int]:
+    pages = max(1, math.ceil(count / size))
+    return integer(query, "page", 1, 1, pages), pages
+
+
+# -- shaping events for the templates ---------------------------------------------------------
+def _event(data: dict[str, Any]) -> ChangeEvent:
+    return ChangeEvent(data["nct_id"], data["category"], data["field"], data["path"],
+                       data["old"], data["new"], data["severity"], data["summary"],
+                       data.get("days"))
+
+
+def grouped(events: list[ChangeEvent]) -> list[tuple[str, list[ChangeEvent]]]:
+    """Events by category (in the order events come), most severe first in each."""
+    groups: dict[str, list[ChangeEvent]] = {}
+    for event in events:
+        groups.setdefault(event.category, []).append(event)
+    return [(c, sorted(es, key=lambda e: -e.rank)) for c, es in groups.items()]
+
+
+def field_row(event: ChangeEvent) -> dict[str, Any]:
+    """A changed field side by side; long texts as word runs marked kept / gone / new."""
+    row: dict[str, Any] = {"event": event, "old": show(event.old, 10_000),
+                           "new": show(event.new, 10_000), "words": None}
+    if (isinstance(event.old, str) and isinstance(event.new, str)
+            and max(len(event.old), len(event.new)) > LONG_TEXT):
+        row["words"] = list(word_edits(event.old, event.new))
+    return row
+
+
+# -- the app, its guard and its server --------------------------------------------------------
+class Guard:
+    """Every answer gets the security headers; only GET and HEAD are served; with a token
+    set, every request must carry it (Bearer header, ?token= or the cookie ?token= sets)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token.encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from_query = self.query_token(scope)
+        extra: list[tuple[bytes, bytes]] = []
+        if scope["method"] not in ("GET", "HEAD"):
+            return await self.refuse(send, 405, b"only GET and HEAD are served here",
+                                     [(b"allow", b"GET, HEAD")])
+        if self.token is not None:
+            if not self.allowed(scope, from_query):
+                return await self.refuse(send, 401, b"a token is needed: Authorization: "
+                                         b"Bearer TOKEN, or ?token=TOKEN",
+                                         [(b"www-authenticate", b"Bearer")])
+            if from_query is not None:
+                extra.append((b"set-cookie", TOKEN_COOKIE.encode() + b"=" + from_query
+                              + b"; Path=/; HttpOnly; SameSite=Strict"))
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS, *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    @staticmethod
+    def query_token(scope: Scope) -> bytes | None:
+        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+        return values[0].encode() if values else None
+
+    def allowed(self, scope: Scope, from_query: bytes | None) -> bool:
+        assert self.token is not None
+        headers = dict(scope["headers"])
+        given = [from_query or b""]
+        auth = headers.get(b"authorization", b"")
+        if auth[:7].lower() == b"bearer ":
+            given.append(auth[7:].strip())
+        for part in headers.get(b"cookie", b"").split(b";"):
+            name, _, value = part.strip().partition(b"=")
+            if name == TOKEN_COOKIE.encode():
+                given.append(value)
+        return any(hmac.compare_digest(g, self.token) for g in given)  # constant time each
+
+    @staticmethod
+    async def refuse(send: Send, code: int, text: bytes,
+                     headers: list[tuple[bytes, bytes]]) -> None:
+        await send({"type": "http.response.start", "status": code,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), *headers,
+                                *SECURITY_HEADERS]})
+        await send({"type": "http.response.body", "body": text + b"\n"})
+
+
+def create_app(settings: Settings, store: Store) -> ASGIApp:
+    """The page's ASGI app over a store opened read-only."""
+    routes = [
+        Route("/", overview), Route("/changes", changes_page), Route("/feed.atom", feed),
+        Route("/status", status), Route("/trials/{nct}", trial_page),
+        Route("/trials/{nct}/diff", diff_page), Route("/trials/{nct}/feed.atom", feed),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: error_page,
+                                                       Exception: error_page})
+    app.state.history = History(settings, store)
+    return Guard(app, settings.web.token)
+
+
+def check_binding(web: WebSettings) -> None:
+    """Refuse to serve beyond this machine without a token."""
+    if not web.loopback and not web.token:
+        raise ConfigError(f"web: refusing to listen on {web.host} without [web] token "
+                          "(set a token, or listen on 127.0.0.1)")
+
+
+def listen(web: WebSettings) -> socket.socket:
+    """The page's listening socket, bound now so that a taken port is one clear line."""
+    check_binding(web)
+    family = socket.AF_INET6 if ":" in web.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((web.host, web.port))
+    except OSError as exc:
+        sock.close()
+        raise MonitorError(f"web: cannot listen on {web.host}:{web.port}: "
+                           f"{exc.strerror or exc}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Page:
+    """The history page served by uvicorn from a thread, over its own read-only store, so
+    that the daemon's or serve's main thread keeps the signals and says when to stop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.sock = listen(settings.web)
+        try:
+            self.store = Store.open_readonly(settings.store_path)
+        except MonitorError:
+            self.sock.close()
+            raise
+        host = settings.web.host if ":" not in settings.web.host else f"[{settings.web.host}]"
+        self.address = f"http://{host}:{self.sock.getsockname()[1]}/"
+        config = uvicorn.Config(create_app(settings, self.store), log_level="warning",
+                                access_log=False, lifespan="off", server_header=False,
+                                timeout_graceful_shutdown=STOP_SECONDS)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       name="web", daemon=True)
+
+    def __enter__(self) -> Page:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(STOP_SECONDS + 2)
+        self.store.close()
+        self.sock.close()

@@ -1,0 +1,163 @@
+"""The history page in a real headless Chromium, used as a person would: find a trial,
+open it, open a diff, follow a feed link; hostile record text stays inert.
+
+Screenshots of the three main pages go to $CTMONITOR_SCREENSHOTS when it names a folder
+(docs/ in the repository holds the committed ones).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+
+from tests.conftest import free_port, shared
+from tests.support.history import HOSTILE, SLIPPING, fill
+from tests.support.registry import FakeRegistry
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+    pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs "
+                "them)", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `ctmonitor serve` over a store filled through checks."""
+    folder = tmp_path_factory.mktemp("site")
+    registry = FakeRegistry()
+    registry.start()
+    port = free_port()
+    config = fill(folder, registry, f"\n[web]\nport = {port}\n")
+    registry.stop()
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "serve"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # printed once the socket listens
+    assert "the history page is at" in line, proc.stderr.read() if proc.stderr else line
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0
+    assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options,
+                              service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+def screenshot(driver: Any, name: str) -> None:
+    folder = os.environ.get("CTMONITOR_SCREENSHOTS")
+    if folder:
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1280, min(max(height, 700), 2400))
+        driver.save_screenshot(str(Path(folder) / name))
+        driver.set_window_size(1280, 1000)
+
+
+def text(driver: Any) -> str:
+    return str(driver.find_element(By.TAG_NAME, "body").text)
+
+
+def test_find_a_trial_open_it_and_see_what_changed(site: str, browser: Any) -> None:
+    shared("pairs")
+    browser.get(site + "/")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Tracked trials"
+    screenshot(browser, "overview.png")
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("tislelizumab", Keys.ENTER)
+    rows = browser.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert len(rows) == 1 and "NCT05935098" in rows[0].text
+    assert "Terminated" in rows[0].text
+    rows[0].find_element(By.LINK_TEXT, "NCT05935098").click()
+    assert browser.current_url.endswith("/trials/NCT05935098")
+    assert browser.find_element(By.CSS_SELECTOR, "svg.chart") is not None
+    browser.find_element(By.PARTIAL_LINK_TEXT, "What changed from version 1").click()
+    page = text(browser)
+    assert "Primary completion: 2027-03-31 (estimated) -> 2026-01-27 (actual), 428 days " \
+           "earlier" in page
+    assert "Changed fields side by side" in page
+    screenshot(browser, "diff.png")
+
+
+def test_the_chart_shows_each_slip_of_the_primary_completion(site: str, browser: Any) -> None:
+    browser.get(f"{site}/trials/{SLIPPING}")
+    chart = browser.find_element(By.CSS_SELECTOR, "svg.chart")
+    titles = [t.get_attribute("textContent") for t in chart.find_elements(By.TAG_NAME, "title")]
+    slips = [t for t in titles if t.startswith("Primary completion, version")]
+    assert slips == ["Primary completion, version 1: 2026-06-30 (estimated)",
+                     "Primary completion, version 2: 2026-12-31 (estimated)",
+                     "Primary completion, version 3: 2027-06-30 (estimated)",
+                     "Primary completion, version 4: 2027-09-30 (actual)"]
+    marks = chart.find_elements(By.CSS_SELECTOR, "g.series:nth-of-type(2) rect[width='9']")
+    heights = [float(m.get_attribute("y")) for m in marks]
+    assert heights == sorted(heights, reverse=True)  # later dates stand higher
+    assert "Version 4" in text(browser) and "Completed" in text(browser)
+    screenshot(browser, "trial.png")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "What changed from version 2").click()
+    assert browser.find_element(By.CSS_SELECTOR, "td.text del").text == "three"
+    assert browser.find_element(By.CSS_SELECTOR, "td.text ins").text == "four"
+
+
+def test_a_feed_link_gives_a_feed_of_the_trial(site: str, browser: Any) -> None:
+    browser.get(f"{site}/trials/{SLIPPING}")
+    href = browser.find_element(By.LINK_TEXT, "Atom feed of its changes").get_attribute("href")
+    with urllib.request.urlopen(href, timeout=10) as answer:
+        parsed = feedparser.parse(answer.read())
+    assert not parsed.bozo
+    assert [e.id for e in parsed.entries] == [f"urn:ctmonitor:{SLIPPING}:v{n}" for n in (4, 3, 2)]
+    assert "92 days later" in parsed.entries[0].summary
+    browser.get(parsed.entries[0].link)
+    assert "version 3 → 4" in browser.find_element(By.TAG_NAME, "h1").text
+
+
+def test_hostile_record_text_is_shown_and_never_runs(site: str, browser: Any) -> None:
+    for path in (f"/trials/{HOSTILE}", f"/trials/{HOSTILE}/diff", "/", "/changes"):
+        browser.get(site + path)
+        with pytest.raises(NoAlertPresentException):
+            browser.switch_to.alert.text  # noqa: B018 (an alert would be the attack working)
+        assert browser.title != "pwned"
+        assert browser.execute_script("return document.scripts.length") == 0
+        assert not browser.find_elements(By.CSS_SELECTOR, "main img")
+    browser.get(f"{site}/trials/{HOSTILE}")
+    assert '<script>document.title="pwned"</script>' in text(browser)
+
+
+def test_usable_on_a_phone_and_by_keyboard(site: str, browser: Any) -> None:
+    browser.set_window_size(390, 844)
+    try:
+        for path in ("/", f"/trials/{SLIPPING}", f"/trials/{SLIPPING}/diff?from=2&to=3"):
+            browser.get(site + path)
+            overflow = browser.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, path
+    finally:
+        browser.set_window_size(1280, 1000)
+    browser.get(site + "/")
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    focused = browser.switch_to.active_element
+    assert focused.text == "Skip to content"
