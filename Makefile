@@ -3,7 +3,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run check test bench lint
+.PHONY: run check test bench bench-web lint
 
 run: $(VENV)/.installed
 	$(BIN)/ctmonitor run --now
@@ -16,6 +16,9 @@ test: lint
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/check_bench.py
+
+bench-web: $(VENV)/.installed-test
+	$(BIN)/python bench/web_bench.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

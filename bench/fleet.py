@@ -155,31 +155,49 @@ class FleetServer:
         return self.n / max(time.process_time() - started, 1e-9)
 
 
-def fill_store(path: Path, trials: int, versions: int) -> None:
-    """A store of trials x versions with real snapshots, written in bulk."""
+def fill_store(path: Path, trials: int, versions: int, material: bool = False) -> None:
+    """A store of trials x versions with real snapshots, written in bulk.
+
+    With material, version v of a trial carries v - 1 material changes (status, why
+    stopped, primary completion: see record()) and the change events from version v - 1,
+    as a check would have stored them; otherwise every version is the same record.
+    """
     from sqlalchemy import insert, update
 
     from snapshots.database import utcnow
+    from snapshots.diff import diff
+    from snapshots.events import one_line
     from snapshots.normalise import normalise
     from snapshots.schema import trials as trials_table
     from snapshots.schema import versions as versions_table
     from snapshots.store import Store
 
-    fleet = Fleet(len(templates()))
-    snaps = [normalise(r) for r in fleet.records()]
-    blobs = [zlib.compress(s.canonical) for s in snaps]
+    tpls = templates()
+    kinds = {}  # (template, version) -> (snapshot, compressed, events JSON, summary)
+    for t in range(len(tpls)):
+        previous = None
+        for v in range(1, versions + 1):
+            snap = normalise(record(tpls, t, "2026-03-13", v - 1 if material else 0))
+            events = diff(previous.data, snap.data) if previous is not None else []
+            kinds[t, v] = (snap, zlib.compress(snap.canonical),
+                           json.dumps([e.to_dict() for e in events]),
+                           one_line(events) if previous is not None else "baseline")
+            previous = snap
     store = Store.open(path)
     ids = [nct(i) for i in range(trials)]
     store.versions.ensure_trials(ids)
     now = utcnow()
     with store.transaction() as conn:
         for start in range(0, trials, 1000):
-            rows = [{"nct_id": ids[i], "number": v, "fetched_at": now, "last_update": "2026-03-13",
-                     "data_timestamp": "2026-03-13T09:00:05", "hash": f"{i}-{v}",
-                     "status": snaps[i % len(snaps)].status, "snapshot": blobs[i % len(blobs)],
-                     "events": "[]", "summary": "no material change (registry bookkeeping only)"}
-                    for i in range(start, min(start + 1000, trials))
-                    for v in range(1, versions + 1)]
+            rows = []
+            for i in range(start, min(start + 1000, trials)):
+                for v in range(1, versions + 1):
+                    snap, blob, events, summary = kinds[i % len(tpls), v]
+                    rows.append({"nct_id": ids[i], "number": v, "fetched_at": now,
+                                 "last_update": "2026-03-13",
+                                 "data_timestamp": "2026-03-13T09:00:05", "hash": f"{i}-{v}",
+                                 "status": snap.status, "snapshot": blob, "events": events,
+                                 "summary": summary})
             conn.execute(insert(versions_table), rows)
         conn.execute(update(trials_table).values(latest_version=versions, last_checked_at=now))
     store.close()

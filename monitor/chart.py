@@ -60,9 +60,8 @@ class Chart:
         return not any(s.points for s in self.series)
 
 
-def key_dates(version: Version) -> dict[str, tuple[str, str | None]]:
-    """{"start": ("2024-05", "ACTUAL"), ...} for the dates a version gives."""
-    status = ((version.data or {}).get("protocolSection") or {}).get("statusModule") or {}
+def key_dates(status: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """{"start": ("2024-05", "ACTUAL"), ...} for the dates a statusModule gives."""
     found = {}
     for key, *_ in SERIES:
         struct = status.get(f"{key}DateStruct") or {}
@@ -71,9 +70,11 @@ def key_dates(version: Version) -> dict[str, tuple[str, str | None]]:
     return found
 
 
-def chart(versions: list[Version]) -> Chart:
-    """The chart of the versions' key dates, oldest version on the left."""
-    dates = [key_dates(v) for v in versions]
+def chart(modules: list[tuple[Version, dict[str, Any]]]) -> Chart:
+    """The chart of the versions' key dates (each version with its statusModule), oldest
+    version on the left."""
+    versions = [v for v, _ in modules]
+    dates = [key_dates(status) for _, status in modules]
     parsed = [parse_date(d[0]) for ds in dates for d in ds.values()]
     known = [d for d in parsed if d is not None]
     low = min(known, default=date.today()) - timedelta(days=PAD_DAYS)

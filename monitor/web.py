@@ -12,11 +12,14 @@ import math
 import socket
 import threading
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import anyio.to_thread
 import uvicorn
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -33,9 +36,16 @@ from monitor.config import Settings, WebSettings, parse_nct
 from notifiers.render import history_url, trial_url
 from snapshots.diff import diff
 from snapshots.errors import ConfigError, MonitorError
-from snapshots.events import CATEGORIES, SEVERITIES, SEVERITY_RANK, ChangeEvent
+from snapshots.events import (
+    CATEGORIES,
+    SEVERITIES,
+    SEVERITY_RANK,
+    ChangeEvent,
+    from_dict,
+    is_whole,
+)
 from snapshots.store import Store
-from snapshots.versions import Trial, Version
+from snapshots.versions import LastChange, Trial, Version
 from snapshots.wording import enum_text, show, word_edits
 
 TRIALS_PER_PAGE = 100
@@ -43,6 +53,7 @@ CHANGES_PER_PAGE = 50
 FEED_ENTRIES = 50
 LONG_TEXT = 80  # characters: a longer text is compared word by word
 CHART_CACHE = 256
+WORKER_THREADS = 4
 STOP_SECONDS = 5  # open requests get this long to finish when the page stops
 SORTS = ("change", "status", "nct")
 TOKEN_COOKIE = "ctmonitor_token"
@@ -56,7 +67,7 @@ SECURITY_HEADERS = [
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Environment(loader=PackageLoader("monitor", "templates"),
                         autoescape=select_autoescape(["html", "j2", "xml"]),
-                        trim_blocks=True, lstrip_blocks=True)
+                        trim_blocks=True, lstrip_blocks=True, auto_reload=False)
 TEMPLATES.filters.update(status=lambda v: enum_text(v) if v else "-", show=show)
 
 
@@ -64,7 +75,8 @@ TEMPLATES.filters.update(status=lambda v: enum_text(v) if v else "-", show=show)
 class OverviewRow:
     trial: Trial | None
     nct_id: str
-    last_change: Version | None
+    last_change: LastChange | None
+    title: str  # lower case, for the search box
 
 
 class BadRequest(HTTPException):
@@ -78,18 +90,22 @@ class History:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self._overview: tuple[Any, list[OverviewRow]] | None = None
+        self._overview: tuple[Any, dict[str, list[OverviewRow]]] | None = None
         self._charts: OrderedDict[tuple[str, int], Any] = OrderedDict()
 
-    def overview(self) -> list[OverviewRow]:
-        """Every tracked trial with its last material change; rebuilt only after a check."""
+    def overview(self, sort: str) -> list[OverviewRow]:
+        """Every tracked trial with its last material change, in the order asked for;
+        read and sorted again only after the store changed."""
         stamp = self.store.changes.stamp()
         if self._overview is None or self._overview[0] != stamp:
             trials = {t.nct_id: t for t in self.store.versions.trials(self.settings.trial_ids)}
             changes = self.store.changes.last_changes()
-            rows = [OverviewRow(trials.get(i), i, changes.get(i)) for i in self.settings.trial_ids]
-            self._overview = (stamp, rows)
-        return self._overview[1]
+            rows = [OverviewRow(trials.get(i), i, changes.get(i),
+                                ((trials[i].title if i in trials else None) or "").lower())
+                    for i in self.settings.trial_ids]
+            self._overview = (stamp, {key: sorted(rows, key=order)
+                                      for key, order in SORT_KEYS.items()})
+        return self._overview[1][sort]
 
     def trial(self, nct_id: str) -> Trial:
         found = self.store.versions.trials([nct_id])
@@ -100,7 +116,7 @@ class History:
     def chart(self, trial: Trial) -> Any:
         key = (trial.nct_id, trial.latest_version)
         if key not in self._charts:
-            self._charts[key] = chart(self.store.versions.with_data(trial.nct_id))
+            self._charts[key] = chart(self.store.versions.status_modules(trial.nct_id))
             while len(self._charts) > CHART_CACHE:
                 self._charts.popitem(last=False)
         return self._charts[key]
@@ -117,29 +133,30 @@ def overview(request: Request) -> Response:
     query = request.query_params
     text = query.get("q", "").strip()
     sort = choice(query, "sort", SORTS, "change")
-    rows = history.overview()
+    rows = history.overview(sort)
     if text:
         needle = text.lower()
-        rows = [r for r in rows if needle in r.nct_id.lower()
-                or needle in ((r.trial.title if r.trial else None) or "").lower()]
-    rows = sorted(rows, key=SORT_KEYS[sort])
+        rows = [r for r in rows if needle in r.nct_id.lower() or needle in r.title]
     page, pages = paging(query, len(rows), TRIALS_PER_PAGE)
     shown = rows[(page - 1) * TRIALS_PER_PAGE: page * TRIALS_PER_PAGE]
     return render(request, "overview.html.j2", rows=shown, total=len(rows), q=text, sort=sort,
                   page=page, pages=pages, date_of=version_date)
 
 
-SORT_KEYS: dict[str, Any] = {  # last change: newest first, never-changed trials last
-    "change": lambda r: (r.last_change is None,
-                         _desc(r.last_change.fetched_at) if r.last_change else "", r.nct_id),
+def _by_last_change(row: OverviewRow) -> tuple[int, str]:
+    """Newest change first, trials never changed last (an ascending key)."""
+    if row.last_change is None:
+        return (1, row.nct_id)
+    stamp = row.last_change.fetched_at
+    return (0, stamp.translate(DESCENDING) + row.nct_id)
+
+
+DESCENDING = str.maketrans("0123456789", "9876543210")  # timestamps sort newest first
+SORT_KEYS: dict[str, Any] = {
+    "change": _by_last_change,
     "status": lambda r: ((r.trial.latest_status if r.trial else None) or "~", r.nct_id),
     "nct": lambda r: r.nct_id,
 }
-
-
-def _desc(text: str) -> str:
-    """A key that sorts text descending inside an ascending sort."""
-    return "".join(chr(0x10FFFF - ord(c)) for c in text)
 
 
 def trial_page(request: Request) -> Response:
@@ -147,7 +164,7 @@ def trial_page(request: Request) -> Response:
     nct_id = nct_param(request.path_params["nct"])
     trial = history.trial(nct_id)
     versions = history.store.versions.history(nct_id)
-    timeline = [(v, grouped([_event(e) for e in v.events])) for v in reversed(versions)]
+    timeline = [(v, grouped([from_dict(e) for e in v.events])) for v in reversed(versions)]
     return render(request, "trial.html.j2", trial=trial, chart=history.chart(trial),
                   timeline=timeline, numbers=[v.number for v in versions],
                   registry_url=trial_url(nct_id), registry_history=history_url(nct_id),
@@ -161,14 +178,27 @@ def diff_page(request: Request) -> Response:
     latest = trial.latest_version
     b = integer(request.query_params, "to", latest, 1, latest)
     a = integer(request.query_params, "from", max(b - 1, 1), 1, latest)
-    old, new = history.store.versions.get(nct_id, a), history.store.versions.get(nct_id, b)
-    if old is None or new is None:
-        raise BadRequest(f"{nct_id} has versions 1 to {latest}")
-    events = diff(old.data or {}, new.data or {}) if a != b else []
+    old, new, events = compared(history.store, nct_id, a, b)
     fields = [field_row(e) for e in events]
     return render(request, "diff.html.j2", trial=trial, old=old, new=new,
                   groups=grouped(events), fields=fields, numbers=list(range(1, latest + 1)),
                   date_of=version_date)
+
+
+def compared(store: Store, nct_id: str, a: int, b: int
+             ) -> tuple[Version, Version, list[ChangeEvent]]:
+    """Versions a and b and the change events between them. Consecutive versions use the
+    events stored with b (what the check found and alerted), unless a value was cut for
+    size there; any other pair is diffed from the two snapshots."""
+    versions = store.versions
+    if b == a + 1:
+        old, new = versions.get(nct_id, a, data=False), versions.get(nct_id, b, data=False)
+        if old and new and all(map(is_whole, new.events)):
+            return old, new, list(map(from_dict, new.events))
+    old, new = versions.get(nct_id, a), versions.get(nct_id, b)
+    if old is None or new is None:
+        raise HTTPException(404, f"{nct_id} has no version {a if old is None else b}")
+    return old, new, diff(old.data or {}, new.data or {}) if a != b else []
 
 
 def changes_page(request: Request) -> Response:
@@ -194,7 +224,7 @@ def change_entries(history: History, category: str, severity: str, nct_id: str, 
     floor = SEVERITY_RANK[severity] if severity else 0
     found = []
     for version in history.store.changes.recent(limit, offset, nct_id or None, containing):
-        events = [e for e in map(_event, version.events)
+        events = [e for e in map(from_dict, version.events)
                   if (not category or e.category == category) and e.rank >= floor]
         if events:
             found.append((version, events))
@@ -259,12 +289,6 @@ def paging(query: Any, count: int, size: int) -> tuple[int, int]:
 
 
 # -- shaping events for the templates ---------------------------------------------------------
-def _event(data: dict[str, Any]) -> ChangeEvent:
-    return ChangeEvent(data["nct_id"], data["category"], data["field"], data["path"],
-                       data["old"], data["new"], data["severity"], data["summary"],
-                       data.get("days"))
-
-
 def grouped(events: list[ChangeEvent]) -> list[tuple[str, list[ChangeEvent]]]:
     """Events by category (in the order events come), most severe first in each."""
     groups: dict[str, list[ChangeEvent]] = {}
@@ -343,6 +367,13 @@ class Guard:
         await send({"type": "http.response.body", "body": text + b"\n"})
 
 
+@asynccontextmanager
+async def few_threads(_app: Starlette) -> AsyncIterator[None]:
+    """Pages render in WORKER_THREADS threads: more only fight over the GIL and memory."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    yield
+
+
 def create_app(settings: Settings, store: Store) -> ASGIApp:
     """The page's ASGI app over a store opened read-only."""
     routes = [
@@ -352,7 +383,8 @@ def create_app(settings: Settings, store: Store) -> ASGIApp:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: error_page,
-                                                       Exception: error_page})
+                                                       Exception: error_page},
+                    lifespan=few_threads)
     app.state.history = History(settings, store)
     return Guard(app, settings.web.token)
 
@@ -395,7 +427,7 @@ class Page:
         host = settings.web.host if ":" not in settings.web.host else f"[{settings.web.host}]"
         self.address = f"http://{host}:{self.sock.getsockname()[1]}/"
         config = uvicorn.Config(create_app(settings, self.store), log_level="warning",
-                                access_log=False, lifespan="off", server_header=False,
+                                access_log=False, lifespan="on", server_header=False,
                                 timeout_graceful_shutdown=STOP_SECONDS)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},

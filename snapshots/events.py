@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +54,25 @@ def _bounded(value: Any) -> Any:
     if isinstance(value, dict | list):
         size = len(json.dumps(value, ensure_ascii=False))
         if size > MAX_VALUE_CHARS:
-            return f"<{size} characters, see the stored snapshot>"
+            return BOUNDED.format(size)
     return value
+
+
+BOUNDED = "<{} characters, see the stored snapshot>"
+_BOUNDED = re.compile(r"<\d+ characters, see the stored snapshot>")
+
+
+def is_whole(event: dict[str, Any]) -> bool:
+    """A stored event whose old and new values were kept whole (not cut for size)."""
+    return not any(isinstance(v, str) and _BOUNDED.fullmatch(v)
+                   for v in (event["old"], event["new"]))
+
+
+def from_dict(data: dict[str, Any]) -> ChangeEvent:
+    """A stored event (ChangeEvent.to_dict) back as a ChangeEvent."""
+    return ChangeEvent(data["nct_id"], data["category"], data["field"], data["path"],
+                       data["old"], data["new"], data["severity"], data["summary"],
+                       data.get("days"))
 
 
 def wanted(events: list[ChangeEvent], categories: tuple[str, ...] | None,

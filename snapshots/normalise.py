@@ -68,6 +68,24 @@ def record_id(record: Any) -> str:
     return nct_id
 
 
+def status_module(canonical: bytes) -> dict[str, Any]:
+    """protocolSection.statusModule of a snapshot's canonical JSON, parsing only that object.
+
+    In canonical JSON a key stands as "statusModule": only where it is a key (inside a string
+    its quotes would be escaped), and only the protocol section has such a module, so the
+    first occurrence is it; a whole record can be a hundred times larger than the module.
+    """
+    at = canonical.find(b'"statusModule":')
+    if at < 0:
+        return {}
+    text = canonical[at + len(b'"statusModule":'):].decode("utf-8")
+    found, _ = _DECODER.raw_decode(text)
+    return found if isinstance(found, dict) else {}
+
+
+_DECODER = json.JSONDecoder()
+
+
 def canonical_json(data: Any) -> bytes:
     """Sorted keys, no spaces, UTF-8: the same data always gives the same bytes.
 

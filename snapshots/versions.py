@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from snapshots.database import Database, row_fields, utcnow
 from snapshots.events import ChangeEvent
-from snapshots.normalise import Snapshot
+from snapshots.normalise import Snapshot, status_module
 from snapshots.schema import checks, trials, versions
 
 SNAPSHOT_COMPRESSION = 6  # zlib level: snapshots are written once, read rarely
@@ -50,6 +50,17 @@ class Version:
     events: list[dict[str, Any]]
     summary: str
     data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LastChange:
+    """A trial's newest version with change events, as an overview lists it."""
+
+    nct_id: str
+    number: int
+    fetched_at: str
+    last_update: str | None
+    summary: str
 
 
 TRIAL_FIELDS = tuple(f.name for f in fields(Trial))
@@ -134,24 +145,28 @@ class VersionLog:
                                 .order_by(versions.c.number))
             return [_version(r._mapping) for r in rows]
 
-    def with_data(self, nct_id: str) -> list[Version]:
-        """Every version of a trial with its snapshot, oldest first."""
+    def status_modules(self, nct_id: str) -> list[tuple[Version, dict[str, Any]]]:
+        """Every version of a trial, oldest first, with its statusModule (status and key
+        dates) read without parsing the rest of its snapshot."""
         with self.db.transaction() as conn:
             rows = conn.execute(select(versions).where(versions.c.nct_id == nct_id)
                                 .order_by(versions.c.number))
-            return [_version(r._mapping, orjson.loads(zlib.decompress(r.snapshot)))
+            return [(_version(r._mapping), status_module(zlib.decompress(r.snapshot)))
                     for r in rows]
 
-    def get(self, nct_id: str, number: int | None = None) -> Version | None:
-        """One version with its snapshot data; the latest when number is None."""
-        query = select(versions).where(versions.c.nct_id == nct_id)
+    def get(self, nct_id: str, number: int | None = None,
+            data: bool = True) -> Version | None:
+        """One version, with its snapshot data unless data is false; the latest when number
+        is None."""
+        query = select(*(versions.c if data else LISTED)).where(versions.c.nct_id == nct_id)
         query = (query.where(versions.c.number == number) if number is not None
                  else query.order_by(versions.c.number.desc()).limit(1))
         with self.db.transaction() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return _version(row._mapping, orjson.loads(zlib.decompress(row.snapshot)))
+        return _version(row._mapping, orjson.loads(zlib.decompress(row.snapshot))
+                        if data else None)
 
 
 class ChangeLog:
@@ -160,14 +175,16 @@ class ChangeLog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def last_changes(self) -> dict[str, Version]:
+    def last_changes(self) -> dict[str, LastChange]:
         """Each trial's newest version with change events (none for a trial without one)."""
         newest = (select(versions.c.nct_id, func.max(versions.c.number).label("number"))
                   .where(versions.c.events != "[]").group_by(versions.c.nct_id).subquery())
-        query = select(*LISTED).join(newest, (versions.c.nct_id == newest.c.nct_id)
-                                     & (versions.c.number == newest.c.number))
+        query = select(versions.c.nct_id, versions.c.number, versions.c.fetched_at,
+                       versions.c.last_update, versions.c.summary).join(
+            newest, (versions.c.nct_id == newest.c.nct_id)
+            & (versions.c.number == newest.c.number))
         with self.db.transaction() as conn:
-            return {r.nct_id: _version(r._mapping) for r in conn.execute(query)}
+            return {r.nct_id: LastChange(*r) for r in conn.execute(query)}
 
     def recent(self, limit: int, offset: int = 0, nct_id: str | None = None,
                containing: tuple[str, ...] = ()) -> list[Version]:

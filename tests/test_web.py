@@ -20,14 +20,14 @@ from starlette.testclient import TestClient
 
 from monitor.cli import main
 from monitor.config import load
-from monitor.web import create_app
+from monitor.web import compared, create_app
 from notifiers.alerts import alerts_for
 from notifiers.render import message_lines
 from notifiers.slack import slack_message
 from snapshots.diff import diff
 from snapshots.store import Store
-from tests.conftest import free_port
-from tests.support.builder import study
+from tests.conftest import free_port, write_config
+from tests.support.builder import changed, study
 from tests.support.history import HOSTILE, SLIPPING, fill, slipping
 from tests.support.registry import FakeRegistry
 
@@ -199,3 +199,45 @@ def test_alerts_link_to_the_trial_page_when_base_url_is_set(config: Path) -> Non
     assert page in str(slack_message([alert.payload]))
     plain = alerts_for(settings.alerts, "NCT09000001", "t", 2, events)[0].payload
     assert "page_url" not in plain
+
+
+def test_consecutive_versions_show_what_a_fresh_diff_shows(config: Path) -> None:
+    settings = load(config)
+    store = Store.open_readonly(settings.store_path)
+    try:
+        compared_pairs = 0
+        for trial in store.versions.trials(settings.trial_ids):
+            for b in range(2, trial.latest_version + 1):
+                _, _, shown = compared(store, trial.nct_id, b - 1, b)
+                old, new = store.versions.get(trial.nct_id, b - 1), store.versions.get(
+                    trial.nct_id, b)
+                assert old and new
+                fresh = diff(old.data or {}, new.data or {})
+                assert [e.to_dict() for e in shown] == [e.to_dict() for e in fresh]
+                compared_pairs += 1
+        assert compared_pairs >= 5
+    finally:
+        store.close()
+
+
+def test_a_value_cut_for_size_in_the_stored_events_is_shown_whole(
+        tmp_path: Path, registry: FakeRegistry) -> None:
+    """A results module is one event whose values (dicts) are cut in stored events when
+    large; the diff page then diffs the snapshots."""
+    flow = {"recruitmentDetails": "word " * 1200, "groups": [{"id": "FG000", "title": "A"}]}
+    path = "resultsSection.participantFlowModule"
+    registry.put(changed(study("NCT01000001"), path, flow))
+    config = write_config(tmp_path, registry.base_url, ["NCT01000001"])
+    assert main(["--config", str(config), "check"]) == 0
+    grown = {**flow, "recruitmentDetails": flow["recruitmentDetails"] + "and one more"}
+    registry.put(changed(study("NCT01000001"), path, grown))
+    registry.data_timestamp = "2026-03-13T09:00:05"
+    assert main(["--config", str(config), "check"]) == 0
+    store = Store.open_readonly(load(config).store_path)
+    try:
+        stored = store.versions.history("NCT01000001")[1].events
+        assert stored[0]["new"].endswith("characters, see the stored snapshot>")
+        _, _, [event] = compared(store, "NCT01000001", 1, 2)
+        assert event.new == grown
+    finally:
+        store.close()
