@@ -173,15 +173,15 @@ def fill_store(path: Path, trials: int, versions: int, material: bool = False) -
     from snapshots.store import Store
 
     tpls = templates()
-    kinds = {}  # (template, version) -> (snapshot, compressed, events JSON, summary)
-    for t in range(len(tpls)):
-        previous = None
+    kinds: dict[tuple[int, int], tuple[Any, bytes, str, str]] = {}  # (template, version) ->
+    for t in range(len(tpls)):  # (snapshot, compressed snapshot, events JSON, summary)
+        previous: Any = None
         for v in range(1, versions + 1):
             snap = normalise(record(tpls, t, "2026-03-13", v - 1 if material else 0))
-            events = diff(previous.data, snap.data) if previous is not None else []
+            events: list[Any] = [] if previous is None else diff(previous.data, snap.data)
             kinds[t, v] = (snap, zlib.compress(snap.canonical),
                            json.dumps([e.to_dict() for e in events]),
-                           one_line(events) if previous is not None else "baseline")
+                           "baseline" if previous is None else one_line(events))
             previous = snap
     store = Store.open(path)
     ids = [nct(i) for i in range(trials)]
