@@ -192,11 +192,11 @@ def fill_store(path: Path, trials: int, versions: int, material: bool = False) -
             rows = []
             for i in range(start, min(start + 1000, trials)):
                 for v in range(1, versions + 1):
-                    snap, blob, events, summary = kinds[i % len(tpls), v]
+                    snap, blob, stored_events, summary = kinds[i % len(tpls), v]
                     rows.append({"nct_id": ids[i], "number": v, "fetched_at": now,
                                  "last_update": "2026-03-13",
                                  "data_timestamp": "2026-03-13T09:00:05", "hash": f"{i}-{v}",
-                                 "status": snap.status, "snapshot": blob, "events": events,
+                                 "status": snap.status, "snapshot": blob, "events": stored_events,
                                  "summary": summary})
             conn.execute(insert(versions_table), rows)
         conn.execute(update(trials_table).values(latest_version=versions, last_checked_at=now))

@@ -224,12 +224,14 @@ def test_a_value_cut_for_size_in_the_stored_events_is_shown_whole(
         tmp_path: Path, registry: FakeRegistry) -> None:
     """A results module is one event whose values (dicts) are cut in stored events when
     large; the diff page then diffs the snapshots."""
-    flow = {"recruitmentDetails": "word " * 1200, "groups": [{"id": "FG000", "title": "A"}]}
+    details = "word " * 1200
+    flow: dict[str, Any] = {"recruitmentDetails": details,
+                            "groups": [{"id": "FG000", "title": "A"}]}
     path = "resultsSection.participantFlowModule"
     registry.put(changed(study("NCT01000001"), path, flow))
     config = write_config(tmp_path, registry.base_url, ["NCT01000001"])
     assert main(["--config", str(config), "check"]) == 0
-    grown = {**flow, "recruitmentDetails": flow["recruitmentDetails"] + "and one more"}
+    grown = {**flow, "recruitmentDetails": details + "and one more"}
     registry.put(changed(study("NCT01000001"), path, grown))
     registry.data_timestamp = "2026-03-13T09:00:05"
     assert main(["--config", str(config), "check"]) == 0
