@@ -206,7 +206,7 @@ def deliveries(args: argparse.Namespace) -> int:
 
 def notify_test(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    notifiers = build_notifiers(settings.channels, Environment())
+    notifiers = build_notifiers(settings.channels, Environment(timeout=settings.delivery.timeout))
     if args.name and args.name not in notifiers:
         raise ConfigError(f"{settings.path}: notifiers.{args.name}: no such channel "
                           f"(configured: {', '.join(notifiers) or 'none'})")

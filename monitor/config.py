@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from monitor.schedule import cron_trigger
 from notifiers import NOTIFIERS, ChannelSettings
 from notifiers.alerts import AlertPolicy
+from notifiers.courier import DeliverySettings
 from snapshots.errors import ConfigError
 from snapshots.events import CATEGORIES, SEVERITIES
 from snapshots.fields import Field
@@ -34,6 +35,7 @@ class RegistrySettings:
     base_url: str = DEFAULT_BASE_URL
     rate_limit: float = 1.0
     timeout: float = 30.0
+    answer_timeout: float = 600.0  # one whole answer, however slowly its body comes
     retries: int = 4
     backoff: float = 2.0
 
@@ -61,6 +63,7 @@ class MonitorSettings:
     misfire_grace: int = 3600
     failure_alert_after: int = 2  # checks are daily: two failed days in a row is news
     stale_after_hours: float = 72.0
+    check_timeout_minutes: float = 30.0  # past it a check stops between trials, as failed
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class Settings:
     trial_ids: tuple[str, ...]
     categories: tuple[str, ...]
     min_severity: str
-    max_attempts: int
+    delivery: DeliverySettings
     channels: tuple[ChannelSettings, ...]
     web: WebSettings = WebSettings()
 
@@ -91,11 +94,13 @@ SECTIONS = {
         "misfire_grace": Field(int, MonitorSettings.misfire_grace),
         "failure_alert_after": Field(int, MonitorSettings.failure_alert_after),
         "stale_after_hours": Field((int, float), MonitorSettings.stale_after_hours),
+        "check_timeout_minutes": Field((int, float), MonitorSettings.check_timeout_minutes),
     },
     "registry": {
         "base_url": Field(str, RegistrySettings.base_url, expect="an http(s) URL"),
         "rate_limit": Field((int, float), RegistrySettings.rate_limit),
         "timeout": Field((int, float), RegistrySettings.timeout),
+        "answer_timeout": Field((int, float), RegistrySettings.answer_timeout),
         "retries": Field(int, RegistrySettings.retries),
         "backoff": Field((int, float), RegistrySettings.backoff),
     },
@@ -105,7 +110,11 @@ SECTIONS = {
         "categories": Field(list, list(DEFAULT_CATEGORIES)),
         "min_severity": Field(str, "minor", choices=SEVERITIES),
     },
-    "delivery": {"max_attempts": Field(int, 8)},
+    "delivery": {
+        "max_attempts": Field(int, DeliverySettings.max_attempts),
+        "timeout": Field((int, float), DeliverySettings.timeout),
+        "backoff": Field((int, float), DeliverySettings.backoff),
+    },
     "web": {
         "host": Field(str, WebSettings.host, expect="an address to listen on"),
         "port": Field(int, WebSettings.port),
@@ -183,7 +192,7 @@ class Loader:
             trial_ids=self.trial_ids(tables["trials"]["ids"]),
             categories=self.categories("alerts.categories", alerts["categories"]),
             min_severity=alerts["min_severity"],
-            max_attempts=self.positive("delivery.max_attempts", tables["delivery"]["max_attempts"]),
+            delivery=DeliverySettings(**self.delivery(tables["delivery"])),
             channels=self.channels(raw.get("notifiers", {})),
             web=WebSettings(**self.web(tables["web"])),
         )
@@ -247,7 +256,15 @@ class Loader:
         if table["retries"] < 0 or table["backoff"] < 0:
             raise self.fail("registry.retries", "expected retries and backoff of 0 or more")
         self.positive("registry.timeout", table["timeout"])
+        self.positive("registry.answer_timeout", table["answer_timeout"])
         return {**table, "base_url": table["base_url"].rstrip("/")}
+
+    def delivery(self, table: dict[str, Any]) -> dict[str, Any]:
+        self.positive("delivery.max_attempts", table["max_attempts"])
+        self.positive("delivery.timeout", table["timeout"])
+        if table["backoff"] < 0:
+            raise self.fail("delivery.backoff", "expected seconds, 0 or more")
+        return table
 
     def web(self, table: dict[str, Any]) -> dict[str, Any]:
         if not 0 < table["port"] < 65536:
@@ -268,6 +285,7 @@ class Loader:
         check_cron(table["schedule"], tz, lambda problem: self.fail("monitor.schedule", problem))
         self.positive("monitor.failure_alert_after", table["failure_alert_after"])
         self.positive("monitor.stale_after_hours", table["stale_after_hours"])
+        self.positive("monitor.check_timeout_minutes", table["check_timeout_minutes"])
         return table
 
     def trial_ids(self, ids: list[Any]) -> tuple[str, ...]:

@@ -25,7 +25,54 @@ PAGE_SIZE = 1000
 MAX_BACKOFF_SECONDS = 120.0  # a registry retry waits no longer, Retry-After or not
 ERROR_TEXT_LIMIT = 120
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-Page = tuple[list[str], Iterator[dict[str, Any]]]  # (ids asked, their studies one by one)
+MAX_EMPTY_PAGES = 10  # pages with no study that one request may page through
+MAX_PAGES = 500  # pages one request may take at all (a search of 500,000 trials)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a batch: the ids asked and their studies, parsed one by one; or, when
+    paging went wrong, why the batch's remaining trials could not be fetched."""
+
+    asked: list[str]
+    studies: Iterator[dict[str, Any]]
+    failure: str | None = None
+
+
+class PagingError(RegistryError):
+    """The registry's pages do not end: a token seen before, or more pages than can be."""
+
+
+class PageGuard:
+    """Stops paging that cannot end: a request for N ids that has had N studies is done, so
+    a further page is one too many; a few empty pages are allowed; a token that comes back
+    means a loop; and no request takes more than MAX_PAGES pages."""
+
+    def __init__(self, what: str, most_studies: int | None = None) -> None:
+        self.what = what
+        self.most_studies = most_studies
+        self.tokens: set[str] = set()
+        self.pages = 0
+        self.empty = 0
+        self.studies = 0
+
+    def next(self, token: str, studies: int) -> None:
+        """Check the page just read (with studies) before following its token."""
+        self.pages += 1
+        self.empty += studies == 0
+        self.studies += studies
+        problem = None
+        if token in self.tokens:
+            problem = "the registry sent the same nextPageToken twice (a paging loop)"
+        elif self.empty > MAX_EMPTY_PAGES:
+            problem = f"the registry sent more than {MAX_EMPTY_PAGES} empty pages"
+        elif self.most_studies is not None and self.studies >= self.most_studies:
+            problem = (f"the registry sent more pages than {self.most_studies} ids can fill")
+        elif self.pages >= MAX_PAGES:
+            problem = f"the registry sent more than {MAX_PAGES} pages"
+        if problem:
+            raise PagingError(f"registry: {problem} fetching {self.what}; stopped paging")
+        self.tokens.add(token)
 
 
 @dataclass(frozen=True)
@@ -69,15 +116,19 @@ class RegistryClient:
         return stamp if isinstance(stamp, str) else None
 
     def fetch_batches(self, ids: list[str]) -> Iterator[Page]:
-        """Yield (ids asked, the studies of one page, parsed one by one) for every page.
+        """Yield every page of every batch, its studies parsed one by one.
 
         A batch the registry rejects with 400 is split in halves until the bad id stands
         alone, so one bad id never sinks the rest; a lone rejected id yields no studies.
         A registry without the search endpoint (404) yields none either: the caller then
-        fetches each trial alone.
+        fetches each trial alone. Paging that does not end fails that batch alone: its last
+        page carries the failure.
         """
         for batch in self.batches(ids):
-            yield from self._fetch_batch(batch)
+            try:
+                yield from self._fetch_batch(batch)
+            except PagingError as exc:
+                yield Page(batch, iter(()), str(exc))
 
     def fetch_one(self, nct_id: str) -> SingleResult:
         """GET /studies/{id}: 404 is "not in the registry", a 301 names the id's new home."""
@@ -85,7 +136,8 @@ class RegistryClient:
         if response.status_code == 404:
             return SingleResult(nct_id, None)
         if response.status_code == 400:
-            return SingleResult(nct_id, None, rejected=clip(response.text, ERROR_TEXT_LIMIT))
+            return SingleResult(nct_id, None,
+                                rejected=clip(self.text(response, nct_id), ERROR_TEXT_LIMIT))
         record = self._json(response, nct_id)
         try:
             found = record["protocolSection"]["identificationModule"]["nctId"]
@@ -119,37 +171,42 @@ class RegistryClient:
 
     def _fetch_batch(self, batch: list[str]) -> Iterator[Page]:
         token: str | None = None
+        guard = PageGuard(_count(batch), most_studies=len(batch))
         while True:
             url = self.studies_url(batch, token)
-            response = self.request(url, what=_count(batch), allow=(400, 404), stream=True)
+            response = self.request(url, what=_count(batch), allow=(400, 404))
             if response.status_code in (400, 404):
                 response.close()
                 if response.status_code == 404 or len(batch) == 1:
-                    yield batch, iter(())  # no search, or this one id rejected
+                    yield Page(batch, iter(()))  # no search, or this one id rejected
                     return
                 half = len(batch) // 2
                 yield from self._fetch_batch(batch[:half])
                 yield from self._fetch_batch(batch[half:])
                 return
-            page = PageReader(response)
-            yield batch, page.studies(_count(batch))
+            page = PageReader(response, _count(batch), self.settings.answer_timeout)
+            yield Page(batch, page.studies())
             token = page.next_page_token()
             if not token:
                 return
+            guard.next(token, page.count)
 
     # -- transport -----------------------------------------------------------------------
     def get(self, path: str, what: str, allow: tuple[int, ...] = ()) -> requests.Response:
         return self.request(self.settings.base_url + path, what, allow)
 
-    def request(self, url: str, what: str, allow: tuple[int, ...] = (),
-                stream: bool = False) -> requests.Response:
-        """GET url, retrying connection errors, timeouts, 429 and 5xx with backoff."""
+    def request(self, url: str, what: str, allow: tuple[int, ...] = ()) -> requests.Response:
+        """GET url, retrying connection errors, timeouts, 429 and 5xx with backoff.
+
+        The answer comes back as soon as its headers do; its body is the caller's to read
+        (body(), or a PageReader), within answer_timeout.
+        """
         attempts = self.settings.retries + 1
         for attempt in range(1, attempts + 1):
             self._pace()
             self.requests += 1
             try:
-                response = self.session.get(url, timeout=self.settings.timeout, stream=stream)
+                response = self.session.get(url, timeout=self.settings.timeout, stream=True)
             except requests.Timeout:
                 problem, wait = f"timed out after {self.settings.timeout:g} s", None
             except requests.RequestException as exc:
@@ -158,8 +215,10 @@ class RegistryClient:
                 if response.ok or response.status_code in allow:
                     return response
                 if response.status_code not in RETRY_STATUSES:
+                    text = self.text(response, what)
                     raise RegistryError(f"registry: HTTP {response.status_code} fetching {what}: "
-                                        f"{clip(response.text, ERROR_TEXT_LIMIT)}")
+                                        f"{clip(text, ERROR_TEXT_LIMIT)}")
+                response.close()
                 problem = f"HTTP {response.status_code}"
                 wait = retry_after(response.headers.get("Retry-After"))
             if attempt == attempts:
@@ -179,43 +238,78 @@ class RegistryClient:
             now = self.clock()
         self._last_request = now
 
-    @staticmethod
-    def _json(response: requests.Response, what: str) -> Any:
+    def body(self, response: requests.Response, what: str) -> bytes:
+        """The whole body of an answer, read within answer_timeout however it trickles."""
+        reader = BodyReader(response, what, self.settings.answer_timeout)
         try:
-            return orjson.loads(response.content)  # bytes: no decoded copy of a large page
+            return b"".join(iter(lambda: reader.read(65536), b""))
+        finally:
+            response.close()
+
+    def text(self, response: requests.Response, what: str) -> str:
+        return self.body(response, what).decode(response.encoding or "utf-8", errors="replace")
+
+    def _json(self, response: requests.Response, what: str) -> Any:
+        try:
+            return orjson.loads(self.body(response, what))  # bytes: no decoded copy
         except orjson.JSONDecodeError:
             raise RegistryError(f"registry: answer for {what} is not JSON") from None
 
 
-class PageReader:
+class BodyReader:
+    """Reads an answer's body as it arrives, each read returning what one receive gave, so
+    that an answer trickling a byte a second is cut off at the deadline; a socket that goes
+    quiet is cut off by the read timeout."""
+
+    def __init__(self, response: requests.Response, what: str, seconds: float) -> None:
+        self.response = response
+        self.what = what
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""  # ijson asks for nothing to learn whether reads give bytes
+        if time.monotonic() > self.deadline:
+            raise RegistryError(f"registry: answer for {self.what} took longer than "
+                                f"{self.seconds:g} s; stopped reading it")
+        try:
+            return bytes(self.response.raw.read1(size if size > 0 else 65536,
+                                                 decode_content=True))
+        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
+            raise RegistryError(f"registry: answer for {self.what} broke off "
+                                f"({type(exc).__name__})") from None
+
+
+class PageReader(BodyReader):
     """Reads a /studies page as it arrives: studies are parsed one at a time (ijson), so
     neither the page's bytes nor its 1,000 records stand in memory at once; the first and
     last EDGE_BYTES are kept, which is where a page's other keys stand."""
 
     EDGE_BYTES = 8192
 
-    def __init__(self, response: requests.Response) -> None:
-        self.response = response
+    def __init__(self, response: requests.Response, what: str, seconds: float) -> None:
+        super().__init__(response, what, seconds)
         self.head = b""
         self.tail = b""
+        self.count = 0
 
     def read(self, size: int = -1) -> bytes:
-        chunk = self.response.raw.read(size, decode_content=True)
+        chunk = super().read(size)
         if len(self.head) < self.EDGE_BYTES:
             self.head += chunk[: self.EDGE_BYTES - len(self.head)]
         self.tail = (self.tail + chunk)[-self.EDGE_BYTES:]
         return chunk
 
-    def studies(self, what: str) -> Iterator[dict[str, Any]]:
+    def studies(self) -> Iterator[dict[str, Any]]:
         try:
-            yield from ijson.items(self, "studies.item", use_float=True)
+            for study in ijson.items(self, "studies.item", use_float=True):
+                self.count += 1
+                yield study
             while self.read(65536):  # the rest of the page, for its nextPageToken
                 pass
         except ijson.JSONError:
-            raise RegistryError(f"registry: answer for {what} is not JSON") from None
-        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
-            raise RegistryError(f"registry: answer for {what} broke off "
-                                f"({type(exc).__name__})") from None
+            raise RegistryError(f"registry: answer for {self.what} is not JSON") from None
         finally:
             self.response.close()
 

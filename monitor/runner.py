@@ -36,8 +36,9 @@ def connect(settings: Settings, store: Store, fetch_sleep: Sleep = time.sleep,
 
 
 def courier_for(settings: Settings, store: Store, sleep: Sleep = time.sleep) -> Courier:
-    return Courier(store.outbox, build_notifiers(settings.channels, Environment()),
-                   settings.max_attempts, sleep=sleep)
+    env = Environment(timeout=settings.delivery.timeout)
+    return Courier(store.outbox, build_notifiers(settings.channels, env), settings.delivery,
+                   sleep=sleep)
 
 
 class Check:
@@ -52,6 +53,8 @@ class Check:
         self.progress = progress or (lambda _count: None)
         self.should_stop = should_stop or (lambda: False)
         self.result = CheckResult(trials=len(settings.trial_ids))
+        self.minutes = settings.monitor.check_timeout_minutes
+        self.deadline = time.monotonic() + self.minutes * 60
         self.data_timestamp: str | None = None
         self.exc: MonitorError | None = None
 
@@ -91,12 +94,18 @@ class Check:
 
     def fetch(self, ids: list[str]) -> None:
         seen: set[str] = set()
-        for batch, studies in self.client.fetch_batches(ids):
-            asked = set(batch)
-            hashes = self.store.versions.latest_hashes(batch)
+        for page in self.client.fetch_batches(ids):
+            if page.failure is not None:
+                for nct_id in page.asked:
+                    if nct_id not in seen:
+                        seen.add(nct_id)
+                        self.fail(nct_id, page.failure)
+                continue
+            asked = set(page.asked)
+            hashes = self.store.versions.latest_hashes(page.asked)
             unchanged: list[str] = []
             count = 0
-            for record in studies:
+            for record in page.studies:
                 self.stop_if_asked()
                 count += 1
                 tracked = self.match(record, asked)
@@ -113,8 +122,13 @@ class Check:
                 self.fetch_alone(nct_id)
 
     def stop_if_asked(self) -> None:
+        """Between two trials: stop when asked to, or when the check has run too long."""
         if self.should_stop():
             raise CheckInterrupted("check interrupted")
+        if time.monotonic() > self.deadline:
+            raise CheckTimedOut(f"check timed out after {self.minutes:g} minutes "
+                                "([monitor] check_timeout_minutes); it stopped between "
+                                "trials and the rest waits for the next check")
 
     @staticmethod
     def match(record: Any, asked: set[str]) -> str | None:
@@ -187,6 +201,10 @@ class Check:
 
 class CheckInterrupted(MonitorError):
     """The check was asked to stop between two trials."""
+
+
+class CheckTimedOut(MonitorError):
+    """The check ran past its deadline and stopped between two trials."""
 
 
 def run_check(settings: Settings, store: Store, client: RegistryClient, courier: Courier,

@@ -14,7 +14,7 @@ from snapshots.fields import Field
 from snapshots.retry import retry_after
 
 Fail = Callable[[str, str], ConfigError]
-HTTP_TIMEOUT_SECONDS = 15.0
+TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Environment:
 
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     session: requests.Session = field(default_factory=requests.Session)
-    http_timeout: float = HTTP_TIMEOUT_SECONDS
+    timeout: float = TIMEOUT_SECONDS  # [delivery] timeout: one answer of a channel
 
 
 class RetryableDelivery(DeliveryError):
@@ -76,9 +76,9 @@ class Notifier:
         """POST JSON; 2xx is accepted, anything else raises RetryableDelivery."""
         try:
             response = self.env.session.post(url, json=body, headers=headers or {},
-                                             timeout=self.env.http_timeout)
+                                             timeout=self.env.timeout)
         except requests.Timeout:
-            raise RetryableDelivery(f"timed out after {self.env.http_timeout:g} s") from None
+            raise RetryableDelivery(f"timed out after {self.env.timeout:g} s") from None
         except requests.RequestException as exc:
             raise RetryableDelivery(f"cannot connect ({type(exc).__name__})") from None
         if not 200 <= response.status_code < 300:

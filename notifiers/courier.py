@@ -21,9 +21,17 @@ from snapshots.retry import backoff
 
 log = logging.getLogger("ctmonitor")
 RETRIES_IN_CHECK = 2
-BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 3600.0  # between later checks' retries of one alert
 MAX_WAIT_IN_CHECK = 30.0
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """[delivery]: how hard the outbox tries."""
+
+    max_attempts: int = 8  # tries of one alert before it is marked failed
+    timeout: float = 30.0  # seconds a channel (SMTP, Slack, webhook) may take to answer
+    backoff: float = 2.0  # seconds before the first retry, doubling after each
 
 
 @dataclass
@@ -52,12 +60,13 @@ def attempt(notifier: Notifier, messages: list[dict[str, Any]],
 class Courier:
     """Sends what the outbox holds through the configured channels."""
 
-    def __init__(self, outbox: Outbox, notifiers: dict[str, Notifier], max_attempts: int,
-                 sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, outbox: Outbox, notifiers: dict[str, Notifier],
+                 settings: DeliverySettings, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time) -> None:
         self.outbox = outbox
         self.notifiers = notifiers
-        self.max_attempts = max_attempts
+        self.max_attempts = settings.max_attempts
+        self.backoff = settings.backoff
         self.sleep = sleep
         self.clock = clock
 
@@ -92,7 +101,7 @@ class Courier:
                 report.sent += len(group)
                 return
             attempts += 1
-            wait = backoff(attempts, BACKOFF_SECONDS, MAX_BACKOFF_SECONDS, failure.retry_after)
+            wait = backoff(attempts, self.backoff, MAX_BACKOFF_SECONDS, failure.retry_after)
             last = attempts >= self.max_attempts
             if last or tried == RETRIES_IN_CHECK or wait > MAX_WAIT_IN_CHECK:
                 self.outbox.mark_attempt(ids, str(failure), self.clock() + wait, give_up=last,

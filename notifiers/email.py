@@ -21,7 +21,6 @@ from snapshots.fields import Field
 
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SEVERITY_COLOURS = {"critical": "#b00020", "notable": "#b35c00", "minor": "#555555"}
-SMTP_TIMEOUT_SECONDS = 30
 TEMPLATES = Templates(loader=PackageLoader("notifiers", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
 
@@ -74,9 +73,9 @@ class EmailNotifier(Notifier):
         options = self.settings.options
         host, port = options["host"], options["port"]
         if options["security"] == "ssl":
-            return smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT_SECONDS,
+            return smtplib.SMTP_SSL(host, port, timeout=self.env.timeout,
                                     context=ssl.create_default_context())
-        smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_SECONDS)
+        smtp = smtplib.SMTP(host, port, timeout=self.env.timeout)
         if options["security"] == "starttls":
             smtp.starttls(context=ssl.create_default_context())
         return smtp

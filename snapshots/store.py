@@ -7,6 +7,7 @@ with its events and its outbox rows: a crash keeps what was committed and no hal
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,9 @@ from snapshots.outbox import Outbox
 from snapshots.schema import SCHEMA_VERSION, meta, metadata
 from snapshots.versions import ChangeLog, VersionLog
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SQLITE_HEADER_BYTES = 100
+
 
 class Store(Database):
     """Open a store; its parts are .versions, .checks, .outbox and .changes, over one engine."""
@@ -40,6 +44,7 @@ class Store(Database):
         """Open (creating if needed) the SQLite store at path."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            check_file(path)
             engine = create_engine(f"sqlite:///{path}")
             event.listen(engine, "connect", _sqlite_pragmas)
             store = cls(engine, path)
@@ -54,6 +59,7 @@ class Store(Database):
         WAL mode its reads never wait for a writer."""
         if not path.exists():
             raise StoreError(f"store {path}: no such file (run a check first)")
+        check_file(path)
         try:
             engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
             event.listen(engine, "connect", _sqlite_read_pragmas)
@@ -64,14 +70,12 @@ class Store(Database):
         return store
 
     def _migrate(self) -> None:
+        """Create the tables of a new store (check_file has vouched for an existing one)."""
         with self.engine.begin() as conn:
             metadata.create_all(conn)
             found = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar()
             if found is None:
                 conn.execute(insert(meta).values(key="schema", value=str(SCHEMA_VERSION)))
-            elif int(found) > SCHEMA_VERSION:
-                raise StoreError(f"store schema {found} is newer than this ctmonitor "
-                                 f"({SCHEMA_VERSION}); upgrade ctmonitor")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -112,6 +116,56 @@ class Store(Database):
             c.execute(meta.delete().where(meta.c.key == key))
             if value is not None:
                 c.execute(insert(meta).values(key=key, value=value))
+
+
+def check_file(path: Path) -> None:
+    """Refuse, before anything could write to it, a file that is not a ctmonitor store of
+    this schema or older: another format, a truncated file, another program's SQLite
+    database, or a newer ctmonitor's store. A missing or empty file is a new store."""
+    size = path.stat().st_size if path.exists() else 0
+    if size == 0:
+        return
+    with path.open("rb") as file:
+        header = file.read(SQLITE_HEADER_BYTES)
+    if len(header) < SQLITE_HEADER_BYTES or not header.startswith(SQLITE_MAGIC):
+        raise StoreError(f"store {path}: not a ctmonitor store (not an SQLite database); "
+                         "left untouched")
+    page_size = int.from_bytes(header[16:18], "big")
+    pages = int.from_bytes(header[28:32], "big")
+    expected = (65536 if page_size == 1 else page_size) * pages
+    if size < expected:
+        raise StoreError(f"store {path}: the file is truncated ({size:,} of {expected:,} "
+                         "bytes); restore it from a backup")
+    _check_tables(path)
+
+
+def _check_tables(path: Path) -> None:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"store {path}: cannot open: {exc}") from None
+    try:
+        tables = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return
+        missing = {"meta", "trials", "versions"} - tables
+        if missing:
+            shown = ", ".join(sorted(tables)[:4]) + (", ..." if len(tables) > 4 else "")
+            raise StoreError(f"store {path}: not a ctmonitor store (an SQLite database with "
+                             f"the tables {shown}); left untouched")
+        found = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if found is None or not str(found[0]).isdigit():
+            raise StoreError(f"store {path}: not a ctmonitor store (no schema version); "
+                             "left untouched")
+        if int(found[0]) > SCHEMA_VERSION:
+            raise StoreError(f"store {path}: its schema {found[0]} is newer than this "
+                             f"ctmonitor's ({SCHEMA_VERSION}); upgrade ctmonitor")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"store {path}: the file is damaged ({exc}); restore it from a "
+                         "backup") from None
+    finally:
+        conn.close()
 
 
 def _sqlite_read_pragmas(dbapi_conn: Any, _record: Any) -> None:

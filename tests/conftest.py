@@ -125,14 +125,14 @@ class SmtpInbox:
         ok = auth_data.password.decode() == self.password
         return AuthResult(success=ok, handled=False)
 
-    def start(self) -> int:
+    def start(self, port: int | None = None) -> int:
         from aiosmtpd.controller import Controller
 
         options: dict[str, Any] = {}
         if self.password is not None:
             options = {"authenticator": self.authenticate, "auth_require_tls": False,
                        "auth_required": True}
-        port = free_port()
+        port = port or free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=port, **options)
         self.controller.start()
         return port

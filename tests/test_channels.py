@@ -227,7 +227,7 @@ def test_webhook_timeout(sink: Any, tmp_path: Path) -> None:
 
     sink.script.append(Answer(200, delay=1.0))
     hook = channel(tmp_path, f'[notifiers.hook]\ntype = "webhook"\nurl = "{sink.url}"\n',
-                   Environment(http_timeout=0.2))
+                   Environment(timeout=0.2))
     with pytest.raises(RetryableDelivery, match="timed out"):
         hook.send([sample_payload()], "k")
 

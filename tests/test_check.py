@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.config import load
 from snapshots.store import Store
 from tests.conftest import pair
 from tests.support.builder import changed, study
@@ -225,3 +226,27 @@ def test_a_malformed_record_fails_its_trial_only(
     assert "1 new version, 0 unchanged, 1 failed" in capsys.readouterr().out
     run(config, "list")
     assert "last check failed: not a study record: a JSON array" in capsys.readouterr().out
+
+
+def test_a_check_past_its_deadline_stops_between_trials_and_is_recorded_failed(
+        registry: FakeRegistry, make_config, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = [f"NCT0100000{i}" for i in range(1, 7)]
+    for nct in ids:
+        registry.put(study(nct))
+    registry.faults.append(Fault("/studies?", 404))  # each trial is then fetched alone
+    registry.single_delay = 0.4
+    config = make_config(ids, "\n[monitor]\ncheck_timeout_minutes = 0.01\n")
+    assert run(config, "check") == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # the test server may log too
+    assert err.startswith("ctmonitor: check timed out after 0.01 minutes")
+    done = [nct for nct in ids if stored(config, nct)]
+    assert 0 < len(done) < len(ids)  # stopped between two trials, what was done is kept
+    store = Store.open(load(config).store_path)
+    try:
+        [last] = store.checks.last(1)
+    finally:
+        store.close()
+    assert last.outcome == "failed" and last.detail is not None
+    registry.single_delay = 0
+    assert run(config, "check") == 0  # the next check does the rest
+    assert all(stored(config, nct) == [1] for nct in ids)

@@ -119,7 +119,8 @@ def test_a_corrupt_store_is_one_line_unless_traceback_is_asked(
     status = main(["--config", str(config), "list"])
     err = capsys.readouterr().err
     assert status == 1 and err.count("\n") == 1
-    assert err.endswith("snapshots.db: cannot open: file is not a database\n")
+    assert err.endswith("snapshots.db: not a ctmonitor store (not an SQLite database); left "
+                        "untouched\n")
     with pytest.raises(StoreError):
         main(["--config", str(config), "list", "--traceback"])
 

@@ -39,7 +39,7 @@ class Harness:
         self.slept: list[float] = []
         self.courier = Courier(self.store.outbox,
                                build_notifiers(self.settings.channels, Environment()),
-                               self.settings.max_attempts, sleep=self.slept.append,
+                               self.settings.delivery, sleep=self.slept.append,
                                clock=lambda: self.now)
 
     def check(self) -> Any:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from monitor.config import RegistrySettings
-from monitor.registry import MAX_URL_BYTES, RegistryClient
+from monitor.registry import (
+    MAX_EMPTY_PAGES,
+    MAX_PAGES,
+    MAX_URL_BYTES,
+    PageGuard,
+    PagingError,
+    RegistryClient,
+)
 from snapshots.errors import RegistryError
 from tests.support.builder import study
 from tests.support.registry import FakeRegistry, Fault
@@ -25,7 +32,9 @@ def ids(n: int, start: int = 1) -> list[str]:
 
 def fetched(client: RegistryClient, wanted: list[str]) -> list[str]:
     found = []
-    for _asked, studies in client.fetch_batches(wanted):
+    for page in client.fetch_batches(wanted):
+        assert page.failure is None, page.failure
+        studies = page.studies
         found += [s["protocolSection"]["identificationModule"]["nctId"] for s in studies]
     return found
 
@@ -147,3 +156,33 @@ def test_a_page_that_is_not_json_is_one_line(registry: FakeRegistry) -> None:
     client, _ = client_for(registry)
     with pytest.raises(RegistryError, match="^registry: answer for NCT00000001 is not JSON$"):
         fetched(client, ids(1))
+
+
+@pytest.mark.parametrize(("pages", "asked", "says"), [
+    ([("a", 1), ("a", 0)], 5, "the same nextPageToken twice"),
+    ([("a", 2), ("b", 1)], 3, "more pages than 3 ids can fill"),
+    ([(f"t{i}", 0) for i in range(MAX_EMPTY_PAGES + 1)], 5, "more than 10 empty pages"),
+    ([(f"t{i}", 1) for i in range(MAX_PAGES)], None, "more than 500 pages"),
+], ids=["repeated token", "more pages than ids", "empty pages", "hard cap"])
+def test_paging_that_cannot_end_is_stopped(pages: list[tuple[str, int]], asked: int | None,
+                                           says: str) -> None:
+    guard = PageGuard("3 trials", most_studies=asked)
+    with pytest.raises(PagingError, match=says):
+        for token, studies in pages:
+            guard.next(token, studies)
+
+
+def test_a_paging_loop_fails_its_batch_and_not_the_rest(registry: FakeRegistry) -> None:
+    for nct in ids(3):
+        registry.put(study(nct))
+    registry.faults.append(Fault("/studies?", 200, times=50,
+                                 body=b'{"studies": [], "nextPageToken": "x"}'))  # type: ignore[arg-type]
+    client, _ = client_for(registry)
+    pages = []
+    for page in client.fetch_batches(ids(3)):  # each page read before the next, as a check
+        pages.append((page, list(page.studies)))
+    *read, (failed, _) = pages
+    assert [(p.failure, studies) for p, studies in read] == [(None, []), (None, [])]
+    assert failed.failure is not None and "same nextPageToken twice" in failed.failure
+    assert failed.asked == ids(3)
+    assert registry.requests_to("/studies?") == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +90,32 @@ def test_prune_keeps_the_newest_checks_and_every_version(store: Store) -> None:
     store.checks.prune(keep=2)
     assert len(store.checks.last(10)) == 2
     assert [v.number for v in store.versions.history("NCT01000001")] == [1]
+
+
+def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE trials (id INTEGER, name TEXT)")
+    other.execute("INSERT INTO trials VALUES (1, 'not ours')")
+    other.commit()
+    other.close()
+    before = path.read_bytes()
+    for opening in (Store.open, Store.open_readonly):
+        with pytest.raises(StoreError, match="not a ctmonitor store .an SQLite database with "
+                                             "the tables trials.; left untouched"):
+            opening(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def test_a_truncated_store_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = Store.open(path)
+    for n in range(1, 40):
+        add(store, study(f"NCT0100{n:04d}"))
+    store.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StoreError, match="the file is truncated"):
+        Store.open(path)
+    assert path.read_bytes() == data[: len(data) // 2]

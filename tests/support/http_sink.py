@@ -17,6 +17,7 @@ class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False  # read the request, then close the connection without an answer
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    status: int = 0  # what it was answered (0: the connection was dropped)
 
 
 class HttpSink(LocalServer):
@@ -60,4 +62,8 @@ class _Handler(QuietHandler):
         answer = self.sink.next_answer()
         if answer.delay:
             time.sleep(answer.delay)
+        if answer.drop:
+            self.close_connection = True
+            return
+        received.status = answer.status
         self.send(answer.status, b"ok", answer.headers, "text/plain")

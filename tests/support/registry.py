@@ -11,6 +11,7 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -30,6 +31,7 @@ class Fault:
     body: str = "error"
     delay: float = 0.0
     times: int = 1
+    action: Callable[[Any], None] | None = None  # takes the handler over (resets, trickles)
 
 
 class FakeRegistry(LocalServer):
@@ -45,6 +47,8 @@ class FakeRegistry(LocalServer):
         self.faults: list[Fault] = []
         self.empty_pages = False
         self.page_size_cap = 1000
+        self.extra_studies: list[dict[str, Any]] = []  # sent with every search page
+        self.single_delay = 0.0  # seconds before answering GET /studies/{id}
         self.log: list[str] = []
         self.user_agents: set[str] = set()
         self.lock = threading.Lock()
@@ -97,7 +101,8 @@ class FakeRegistry(LocalServer):
         if self.empty_pages and token and not empty_done:
             return 200, {"studies": [], "nextPageToken": _token(start, fixed, True)}
         found = [self.aliases.get(i, i) for i in ids if self.aliases.get(i, i) in self.records]
-        studies = b",".join(self.encoded(n) for n in found[start:start + size])
+        studies = b",".join([*(self.encoded(n) for n in found[start:start + size]),
+                             *(json.dumps(s).encode() for s in self.extra_studies)])
         tail = b""
         if start + size < len(found):
             tail = b', "nextPageToken": "' + _token(start + size, fixed, False).encode() + b'"'
@@ -129,12 +134,15 @@ class _Handler(QuietHandler):
         if fault:
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.action:
+                return fault.action(self)
             return self.answer(fault.status, fault.body, fault.headers)
         if path == "/version":
             return self.answer(200, {"apiVersion": "2.0.5", "dataTimestamp": reg.data_timestamp})
         if path == "/studies":
             return self.answer(*reg.search(parse_qs(url.query)))
         if path.startswith("/studies/"):
+            time.sleep(reg.single_delay)
             nct = path.split("/")[2].upper()
             if nct in reg.reject_ids:
                 return self.answer(400, f"invalid NCT id {nct}")
