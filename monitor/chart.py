@@ -97,9 +97,11 @@ def chart(modules: list[tuple[Version, dict[str, Any]]]) -> Chart:
     return Chart(WIDTH, HEIGHT, series, _thin(x_ticks), _year_ticks(low, high, y), rows)
 
 
-def version_date(version: Version) -> str:
-    """The day a version stands for: its registry update date, else when it was fetched."""
-    return version.last_update or version.fetched_at[:10]
+def version_date(version: Any) -> str:
+    """The day a version stands for: its date in the registry's history when loaded from
+    there, else its registry update date, else when it was fetched."""
+    return (getattr(version, "registry_date", None) or version.last_update
+            or version.fetched_at[:10])
 
 
 def _series(key: str, label: str, colour: str, shape: str, versions: list[Version],

@@ -47,6 +47,9 @@ COMMANDS = (
             commands.check),
     Command("run", "the daemon: check on the configured schedule until SIGTERM/SIGINT",
             commands.run, (arg("--now", action="store_true", help="also check once at start"),)),
+    Command("backfill", "load every earlier version of trials from the registry's own "
+            "history (default: tracked trials not yet backfilled); never alerts",
+            commands.backfill, (arg("ids", nargs="*", metavar="NCT"),)),
     Command("serve", "the history web page alone (read-only on the store)", commands.serve,
             (arg("--host", help="address to listen on (default: [web] host)"),
              arg("--port", type=int, help="port (default: [web] port)"))),

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from monitor import config, health, views, web
+from monitor.backfill import Backfill, due
 from monitor.exits import ExitStatus
+from monitor.registry import RegistryClient
 from monitor.result import CheckResult
 from monitor.runner import connect, run_check
 from monitor.scheduler import run_daemon
@@ -23,7 +25,7 @@ from notifiers import Environment, build_notifiers
 from notifiers.courier import attempt
 from notifiers.sample import sample_payload
 from snapshots.diff import compare_records, diff
-from snapshots.errors import ConfigError, DeliveryError, MonitorError, RecordError
+from snapshots.errors import ConfigError, DeliveryError, MonitorError, RecordError, RegistryError
 from snapshots.events import ChangeEvent
 from snapshots.normalise import record_id
 from snapshots.store import Store
@@ -71,15 +73,34 @@ def check_once(settings: config.Settings, store: Store) -> CheckResult:
 
 
 @contextmanager
-def progress_bar(total: int) -> Iterator[Any]:
-    if total < PROGRESS_MIN_TRIALS or not sys.stderr.isatty():
+def progress_bar(total: int, what: str = "checking trials",
+                 minimum: int = PROGRESS_MIN_TRIALS, sized: bool = True) -> Iterator[Any]:
+    """A progress bar on a terminal for total items (sized), or a counter that runs on."""
+    if total < minimum or not sys.stderr.isatty():
         yield None
         return
     from rich.progress import Progress  # only on a terminal: rich is slow to import
 
     with Progress(transient=True) as bar:
-        task = bar.add_task("checking trials", total=total)
+        task = bar.add_task(what, total=total if sized else None)
         yield lambda n: bar.advance(task, n)
+
+
+def backfill(args: argparse.Namespace) -> int:
+    """Load the registry's history of the trials named, or of every tracked trial not yet
+    backfilled; never alerts."""
+    settings = settings_of(args)
+    with opened(settings) as store, store.writer_lock():
+        ids = parse_ids(args.ids) if args.ids else due(store, list(settings.trial_ids))
+        store.versions.ensure_trials(ids)
+        client = RegistryClient(settings.registry)
+        with progress_bar(len(ids), "loading earlier versions", 1, sized=False) as advance:
+            report = Backfill(store, client, advance).run(ids)
+    out(views.backfill_lines(report, client.requests))
+    if report.failed:
+        raise RegistryError(f"{plural(len(report.failed), 'backfill')} failed; "
+                            "`ctmonitor backfill` tries them again")
+    return ExitStatus.OK
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ NCT_ID = re.compile(r"^NCT\d{8}$")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_CATEGORIES = ("status", "dates", "results", "enrollment")
 DEFAULT_BASE_URL = "https://clinicaltrials.gov/api/v2"
+DEFAULT_HISTORY_URL = "https://clinicaltrials.gov/api/int/studies"
 DEFAULT_SCHEDULE = "0 15 * * 1-5"
 LOOPBACK_HOSTS = ("localhost", "::1")
 
@@ -33,6 +34,7 @@ LOOPBACK_HOSTS = ("localhost", "::1")
 @dataclass(frozen=True)
 class RegistrySettings:
     base_url: str = DEFAULT_BASE_URL
+    history_url: str = DEFAULT_HISTORY_URL  # the website's internal endpoints (backfill)
     rate_limit: float = 1.0
     timeout: float = 30.0
     answer_timeout: float = 600.0  # one whole answer, however slowly its body comes
@@ -73,6 +75,7 @@ class Settings:
     registry: RegistrySettings
     store_path: Path
     trial_ids: tuple[str, ...]
+    backfill: bool
     categories: tuple[str, ...]
     min_severity: str
     delivery: DeliverySettings
@@ -98,6 +101,7 @@ SECTIONS = {
     },
     "registry": {
         "base_url": Field(str, RegistrySettings.base_url, expect="an http(s) URL"),
+        "history_url": Field(str, RegistrySettings.history_url, expect="an http(s) URL"),
         "rate_limit": Field((int, float), RegistrySettings.rate_limit),
         "timeout": Field((int, float), RegistrySettings.timeout),
         "answer_timeout": Field((int, float), RegistrySettings.answer_timeout),
@@ -105,7 +109,8 @@ SECTIONS = {
         "backoff": Field((int, float), RegistrySettings.backoff),
     },
     "store": {"path": Field(str, "data/snapshots.db")},
-    "trials": {"ids": Field(list, [], expect="a list of NCT ids such as \"NCT01234567\"")},
+    "trials": {"ids": Field(list, [], expect="a list of NCT ids such as \"NCT01234567\""),
+               "backfill": Field(bool, True)},
     "alerts": {
         "categories": Field(list, list(DEFAULT_CATEGORIES)),
         "min_severity": Field(str, "minor", choices=SEVERITIES),
@@ -190,6 +195,7 @@ class Loader:
             registry=registry,
             store_path=(self.path.parent / tables["store"]["path"]).resolve(),
             trial_ids=self.trial_ids(tables["trials"]["ids"]),
+            backfill=tables["trials"]["backfill"],
             categories=self.categories("alerts.categories", alerts["categories"]),
             min_severity=alerts["min_severity"],
             delivery=DeliverySettings(**self.delivery(tables["delivery"])),
@@ -248,16 +254,17 @@ class Loader:
         return value
 
     def registry(self, table: dict[str, Any]) -> dict[str, Any]:
-        if not re.match(r"^https?://[^/\s]+", table["base_url"]):
-            raise self.fail("registry.base_url",
-                            f"expected an http(s) URL, got {table['base_url']!r}")
+        for key in ("base_url", "history_url"):
+            if not re.match(r"^https?://[^/\s]+", table[key]):
+                raise self.fail(f"registry.{key}", f"expected an http(s) URL, got {table[key]!r}")
         if table["rate_limit"] < 0:
             raise self.fail("registry.rate_limit", "expected requests per second, 0 or more")
         if table["retries"] < 0 or table["backoff"] < 0:
             raise self.fail("registry.retries", "expected retries and backoff of 0 or more")
         self.positive("registry.timeout", table["timeout"])
         self.positive("registry.answer_timeout", table["answer_timeout"])
-        return {**table, "base_url": table["base_url"].rstrip("/")}
+        return {**table, "base_url": table["base_url"].rstrip("/"),
+                "history_url": table["history_url"].rstrip("/")}
 
     def delivery(self, table: dict[str, Any]) -> dict[str, Any]:
         self.positive("delivery.max_attempts", table["max_attempts"])

@@ -39,6 +39,18 @@ class Page:
     failure: str | None = None
 
 
+@dataclass(frozen=True)
+class RegistryChange:
+    """One version in a record's history: its number (from 0) and the registry's date."""
+
+    version: int
+    date: str
+
+
+class HistoryError(RegistryError):
+    """The registry's history endpoints answered something this monitor cannot read."""
+
+
 class PagingError(RegistryError):
     """The registry's pages do not end: a token seen before, or more pages than can be."""
 
@@ -129,6 +141,36 @@ class RegistryClient:
                 yield from self._fetch_batch(batch)
             except PagingError as exc:
                 yield Page(batch, iter(()), str(exc))
+
+    def history(self, nct_id: str) -> list[RegistryChange]:
+        """The registry's versions of a record, oldest first, from the website's internal
+        endpoint (undocumented: any other shape is a HistoryError)."""
+        response = self.request(f"{self.settings.history_url}/{nct_id}?history=true",
+                                what=f"the history of {nct_id}", allow=(404,))
+        if response.status_code == 404:
+            response.close()
+            raise HistoryError(f"registry: no history of {nct_id} (HTTP 404)")
+        answer = self._json(response, f"the history of {nct_id}")
+        changes = (answer.get("history") or {}).get("changes") if isinstance(answer, dict) \
+            else None
+        if not isinstance(changes, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("version"), int)
+                and isinstance(c.get("date"), str) for c in changes):
+            raise HistoryError(f"registry: the history of {nct_id} has an unknown shape "
+                               "(expected history.changes with version and date)")
+        return sorted((RegistryChange(c["version"], c["date"]) for c in changes),
+                      key=lambda c: c.version)
+
+    def history_version(self, nct_id: str, version: int) -> dict[str, Any]:
+        """One version of a record as the website renders it ({"protocolSection": ...})."""
+        what = f"version {version} of {nct_id}"
+        answer = self._json(self.request(
+            f"{self.settings.history_url}/{nct_id}/history/{version}", what=what), what)
+        study = answer.get("study") if isinstance(answer, dict) else None
+        if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
+            raise HistoryError(f"registry: {what} has an unknown shape (expected "
+                               "study.protocolSection)")
+        return study
 
     def fetch_one(self, nct_id: str) -> SingleResult:
         """GET /studies/{id}: 404 is "not in the registry", a 301 names the id's new home."""

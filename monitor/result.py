@@ -18,6 +18,8 @@ class CheckResult:
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    loaded: int = 0  # versions loaded from the registry's history (backfill)
+    backfill_failed: dict[str, str] = field(default_factory=dict)
     fresh: bool = False
     interrupted: bool = False
     error: str | None = None

@@ -6,23 +6,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor import health, views
+from monitor.backfill import RETRY_AFTER_HOURS, Backfill, due
 from monitor.config import Settings
 from monitor.registry import RegistryClient
 from monitor.result import CheckResult
 from notifiers import Environment, build_notifiers
 from notifiers.alerts import alerts_for, monitor_alerts
 from notifiers.courier import Courier
-from snapshots.database import utcnow
+from snapshots.database import TIMESTAMP_FORMAT, utcnow
 from snapshots.diff import diff
 from snapshots.errors import MonitorError, RecordError
 from snapshots.events import ChangeEvent, one_line
+from snapshots.internal import loaded_base
 from snapshots.normalise import Snapshot, normalise, record_id
 from snapshots.store import Store
+from snapshots.versions import BASELINE_SUMMARY
 
-BASELINE_SUMMARY = "baseline (first version)"
 Progress = Callable[[int], None]
 Sleep = Callable[[float], None]
 
@@ -63,7 +66,10 @@ class Check:
         self.store.versions.ensure_trials(ids)
         check_id = self.store.checks.begin()
         try:
-            self.fetch(self.to_fetch(ids))
+            wanted = self.to_fetch(ids)
+            self.fetch(wanted)
+            if self.settings.backfill and wanted:
+                self.backfill(ids)
         except CheckInterrupted:
             self.result.interrupted = True
         except MonitorError as exc:
@@ -77,6 +83,16 @@ class Check:
             self.store.set_meta("data_timestamp", self.data_timestamp)
         self.store.prune()
         return self.result
+
+    def backfill(self, ids: list[str]) -> None:
+        """Load the registry's history of trials new to the store, or whose backfill failed
+        more than a day ago; a failure is counted, never the check's."""
+        now = datetime.now(UTC)
+        cutoff = (now - timedelta(hours=RETRY_AFTER_HOURS)).strftime(TIMESTAMP_FORMAT)
+        report = Backfill(self.store, self.client, self.progress, self.stop_if_asked).run(
+            due(self.store, ids, cutoff))
+        self.result.loaded = report.loaded
+        self.result.backfill_failed = report.failed
 
     def to_fetch(self, ids: list[str]) -> list[str]:
         """All tracked trials, or, when the registry has not refreshed, only those not yet done."""
@@ -183,7 +199,9 @@ class Check:
             self.result.unchanged.append(nct_id)
             return "unchanged"
         previous = self.store.versions.get(nct_id) if latest_hash else None
-        events = diff(previous.data or {}, snapshot.data) if previous else []
+        events = [] if previous is None else diff(
+            loaded_base(previous.data or {}, snapshot.data) if previous.loaded
+            else previous.data or {}, snapshot.data)
         self.record(nct_id, snapshot, events, BASELINE_SUMMARY if previous is None
                     else one_line(events))
         (self.result.changed if previous else self.result.new).append(nct_id)

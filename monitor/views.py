@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from monitor.backfill import BackfillReport
 from monitor.result import CheckResult
 from snapshots.checklog import Check
 from snapshots.events import ChangeEvent
@@ -27,6 +28,10 @@ def check_summary(result: CheckResult) -> str:
             f"{len(result.unchanged)} unchanged, {len(result.failed)} failed")
     if result.missing:
         line += f", {len(result.missing)} not in the registry"
+    if result.loaded:
+        line += f", {plural(result.loaded, 'earlier version')} loaded from the registry"
+    if result.backfill_failed:
+        line += f", {plural(len(result.backfill_failed), 'backfill')} failed"
     if result.fresh:
         line += " (registry data unchanged since the last check)"
     if result.interrupted:
@@ -56,16 +61,32 @@ def version_json(version: Version) -> dict[str, Any]:
     return {"nct_id": version.nct_id, "version": version.number,
             "fetched_at": version.fetched_at, "last_update": version.last_update,
             "data_timestamp": version.data_timestamp, "status": version.status,
-            "hash": version.hash, "summary": version.summary, "changes": version.events}
+            "hash": version.hash, "summary": version.summary, "changes": version.events,
+            "source": version.source, "registry_version": version.registry_version,
+            "registry_date": version.registry_date}
+
+
+def origin(version: Version) -> str:
+    """Where a version came from, as history and show say it."""
+    if version.loaded:
+        return f"registry history v{version.registry_version} of {version.registry_date}"
+    return f"fetched {version.fetched_at}"
 
 
 def history_lines(versions: list[Version]) -> list[str]:
     lines = []
     for v in versions:
         status = enum_text(v.status) if v.status else "-"
-        lines.append(f"{v.number:>4}  {v.fetched_at}  registry update {v.last_update or '-':<10}"
-                     f"  {status:<24}  {v.summary}")
+        lines.append(f"{v.number:>4}  {origin(v):<33}  registry update "
+                     f"{v.last_update or '-':<10}  {status:<24}  {v.summary}")
     return lines
+
+
+def backfill_lines(report: BackfillReport, requests: int) -> list[str]:
+    lines = [f"{nct}: {problem}" for nct, problem in report.failed.items()]
+    return [*lines, f"backfilled {plural(report.trials, 'trial')} with "
+                    f"{plural(requests, 'request')}: {plural(report.loaded, 'earlier version')} "
+                    f"loaded, {len(report.failed)} failed"]
 
 
 def trials_json(trials: list[Trial], ids: tuple[str, ...],
@@ -160,7 +181,7 @@ def snapshot_lines(version: Version) -> list[str]:
     ident = protocol.get("identificationModule", {})
     enrollment = design.get("enrollmentInfo", {})
     sponsor = protocol.get("sponsorCollaboratorsModule", {}).get("leadSponsor", {})
-    lines = [f"{version.nct_id} version {version.number} (fetched {version.fetched_at})",
+    lines = [f"{version.nct_id} version {version.number} ({origin(version)})",
              f"  Title:              {ident.get('briefTitle', '-')}",
              f"  Overall status:     {show(status.get('overallStatus'))}"]
     if status.get("whyStopped"):

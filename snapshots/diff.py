@@ -14,6 +14,7 @@ from deepdiff import DeepDiff
 
 from snapshots import wording
 from snapshots.events import CATEGORIES, ChangeEvent
+from snapshots.internal import MARKDOWN_FIELDS, same_text
 from snapshots.keyed import KeyedList, Path, keyed, unkeyed
 from snapshots.normalise import normalise
 from snapshots.rules import Change, generic, is_unit, rule_for
@@ -133,6 +134,9 @@ def _event(nct_id: str, unit: Path, a: dict[str, Any], b: dict[str, Any],
     if _get(a, unit) == _get(b, unit):
         return None
     old, new = _record_value(_get(a, unit)), _record_value(_get(b, unit))
+    if (unit[-1] in MARKDOWN_FIELDS and isinstance(old, str) and isinstance(new, str)
+            and same_text(old, new)):
+        return None  # the same words in another markdown form (escapes, list markers)
     keys = _key_positions(unit, a, b)
     field = rule.field or next((p for i, p in reversed(list(enumerate(unit))) if i not in keys),
                                unit[-1])

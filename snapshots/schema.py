@@ -16,7 +16,15 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+UPGRADES = {  # from schema N to N + 1: the statements, on both tables' older form
+    1: ["ALTER TABLE trials ADD COLUMN backfilled_at VARCHAR",
+        "ALTER TABLE trials ADD COLUMN backfill_tried_at VARCHAR",
+        "ALTER TABLE trials ADD COLUMN backfill_error TEXT",
+        "ALTER TABLE versions ADD COLUMN source VARCHAR NOT NULL DEFAULT 'check'",
+        "ALTER TABLE versions ADD COLUMN registry_version INTEGER",
+        "ALTER TABLE versions ADD COLUMN registry_date VARCHAR"],
+}
 
 metadata = MetaData()
 
@@ -34,6 +42,9 @@ trials = Table(
     Column("latest_hash", String),
     Column("latest_status", String),
     Column("title", Text),
+    Column("backfilled_at", String),  # the registry's history was loaded (schema 2)
+    Column("backfill_tried_at", String),
+    Column("backfill_error", Text),
 )
 
 versions = Table(
@@ -49,6 +60,9 @@ versions = Table(
     Column("snapshot", LargeBinary, nullable=False),
     Column("events", Text, nullable=False, default="[]"),
     Column("summary", Text, nullable=False, default=""),
+    Column("source", String, nullable=False, default="check", server_default="check"),
+    Column("registry_version", Integer),  # loaded from the registry's history (schema 2)
+    Column("registry_date", String),
     UniqueConstraint("nct_id", "number"),
 )
 

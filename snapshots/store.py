@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, insert, select
+from sqlalchemy import create_engine, event, insert, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,7 +22,7 @@ from snapshots.database import Database, reason
 from snapshots.errors import StoreError
 from snapshots.locks import hold, holder
 from snapshots.outbox import Outbox
-from snapshots.schema import SCHEMA_VERSION, meta, metadata
+from snapshots.schema import SCHEMA_VERSION, UPGRADES, meta, metadata
 from snapshots.versions import ChangeLog, VersionLog
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -70,12 +70,20 @@ class Store(Database):
         return store
 
     def _migrate(self) -> None:
-        """Create the tables of a new store (check_file has vouched for an existing one)."""
+        """Create the tables of a new store, or bring an older one up to SCHEMA_VERSION in
+        place (check_file has vouched for it), in one transaction."""
         with self.engine.begin() as conn:
-            metadata.create_all(conn)
-            found = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar()
+            found = (conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar()
+                     if inspect(conn).has_table("meta") else None)
             if found is None:
+                metadata.create_all(conn)
                 conn.execute(insert(meta).values(key="schema", value=str(SCHEMA_VERSION)))
+                return
+            for version in range(int(found), SCHEMA_VERSION):
+                for statement in UPGRADES[version]:
+                    conn.exec_driver_sql(statement)
+            self.set_meta("schema", str(SCHEMA_VERSION), conn)
+            metadata.create_all(conn)
 
     def close(self) -> None:
         self.engine.dispose()

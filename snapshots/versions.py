@@ -13,11 +13,15 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from snapshots.database import Database, row_fields, utcnow
-from snapshots.events import ChangeEvent
+from snapshots.diff import diff
+from snapshots.events import ChangeEvent, one_line
+from snapshots.internal import loaded_base
 from snapshots.normalise import Snapshot, status_module
-from snapshots.schema import checks, trials, versions
+from snapshots.schema import checks, outbox, trials, versions
 
 SNAPSHOT_COMPRESSION = 6  # zlib level: snapshots are written once, read rarely
+SHIFT = 1_000_000  # out of the way while versions are renumbered
+BASELINE_SUMMARY = "baseline (first version)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class Trial:
     latest_hash: str | None
     latest_status: str | None
     title: str | None
+    backfilled_at: str | None = None
+    backfill_tried_at: str | None = None
+    backfill_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,13 @@ class Version:
     events: list[dict[str, Any]]
     summary: str
     data: dict[str, Any] | None = None
+    source: str = "check"  # or "registry": loaded from the registry's own history
+    registry_version: int | None = None
+    registry_date: str | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.source == "registry"
 
 
 @dataclass(frozen=True)
@@ -145,6 +159,75 @@ class VersionLog:
                                 .order_by(versions.c.number))
             return [_version(r._mapping) for r in rows]
 
+    def insert_loaded(self, nct_id: str, snapshot: Snapshot, registry_version: int,
+                      registry_date: str | None, conn: Connection) -> int | None:
+        """Store a version loaded from the registry's history in the caller's transaction,
+        after the loaded versions older than it and before every version a check found
+        (those move up by one, with their alerts' version numbers). Its events, and those of
+        the version after it, are computed from their neighbours; nothing is alerted. None
+        when that registry version is stored already."""
+        rows = conn.execute(select(versions.c.number, versions.c.source,
+                                   versions.c.registry_version)
+                            .where(versions.c.nct_id == nct_id)).all()
+        loaded = [r.registry_version for r in rows if r.source == "registry"]
+        if registry_version in loaded:
+            return None
+        number = 1 + sum(v < registry_version for v in loaded)
+        self._make_room(nct_id, number, conn)
+        conn.execute(insert(versions).values(
+            nct_id=nct_id, number=number, fetched_at=utcnow(),
+            last_update=snapshot.last_update, hash=snapshot.hash, status=snapshot.status,
+            snapshot=zlib.compress(snapshot.canonical, SNAPSHOT_COMPRESSION), events="[]",
+            summary="", source="registry", registry_version=registry_version,
+            registry_date=registry_date))
+        for each in (number, number + 1):
+            self._reword(nct_id, each, conn)
+        latest = len(rows) + 1
+        values: dict[str, Any] = {"latest_version": latest}
+        if number == latest:  # nothing found by a check yet: the next check compares to it
+            values.update(latest_hash=snapshot.hash, latest_status=snapshot.status,
+                          title=snapshot.title)
+        conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(**values))
+        return number
+
+    def _make_room(self, nct_id: str, number: int, conn: Connection) -> None:
+        """Versions from number on move up by one (in two steps: (nct_id, number) is unique)."""
+        later = (versions.c.nct_id == nct_id) & (versions.c.number >= number)
+        conn.execute(update(versions).where(later).values(number=versions.c.number + SHIFT))
+        conn.execute(update(versions).where((versions.c.nct_id == nct_id)
+                                            & (versions.c.number >= number + SHIFT))
+                     .values(number=versions.c.number - SHIFT + 1))
+        conn.execute(update(outbox).where((outbox.c.nct_id == nct_id)
+                                          & (outbox.c.version >= number))
+                     .values(version=outbox.c.version + 1))
+
+    def _reword(self, nct_id: str, number: int, conn: Connection) -> None:
+        """A version's events and summary from the version before it, as a check words them."""
+        pair = conn.execute(select(versions.c.number, versions.c.snapshot, versions.c.source)
+                            .where(versions.c.nct_id == nct_id,
+                                   versions.c.number.in_((number - 1, number)))
+                            .order_by(versions.c.number)).all()
+        if not pair or pair[-1].number != number:
+            return
+        if len(pair) == 1:
+            events: list[ChangeEvent] = []
+            summary = BASELINE_SUMMARY
+        else:
+            old, new = (orjson.loads(zlib.decompress(r.snapshot)) for r in pair)
+            events = diff(loaded_base(old, new) if pair[0].source == "registry" else old, new)
+            summary = one_line(events)
+        conn.execute(update(versions).where(versions.c.nct_id == nct_id,
+                                            versions.c.number == number)
+                     .values(events=json.dumps([e.to_dict() for e in events],
+                                               ensure_ascii=False), summary=summary))
+
+    def mark_backfill(self, nct_id: str, when: str, error: str | None) -> None:
+        """Record a backfill of the trial: done, or tried and failed with error."""
+        done = {"backfilled_at": when} if error is None else {}
+        with self.db.transaction() as conn:
+            conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
+                backfill_tried_at=when, backfill_error=error, **done))
+
     def status_modules(self, nct_id: str) -> list[tuple[Version, dict[str, Any]]]:
         """Every version of a trial, oldest first, with its statusModule (status and key
         dates) read without parsing the rest of its snapshot."""
@@ -210,4 +293,5 @@ class ChangeLog:
 def _version(row: Any, data: dict[str, Any] | None = None) -> Version:
     return Version(row["nct_id"], row["number"], row["fetched_at"], row["last_update"],
                    row["data_timestamp"], row["hash"], row["status"], json.loads(row["events"]),
-                   row["summary"], data)
+                   row["summary"], data, row["source"], row["registry_version"],
+                   row["registry_date"])

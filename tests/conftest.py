@@ -62,6 +62,7 @@ def write_config(folder: Path, base_url: str, ids: list[str], extra: str = "") -
 
         [trials]
         ids = {json.dumps(ids)}
+        backfill = false
 
         [notifiers.console]
         type = "console"

@@ -119,3 +119,28 @@ def test_a_truncated_store_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="the file is truncated"):
         Store.open(path)
     assert path.read_bytes() == data[: len(data) // 2]
+
+
+def test_a_store_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
+    """The first release's store (schema 1, without the backfill columns) keeps every
+    version and gains the new columns when opened."""
+    path = tmp_path / "s.db"
+    store = Store.open(path)
+    add(store, study("NCT01000001"))
+    store.close()
+    old = sqlite3.connect(path)
+    for table, column in (("trials", "backfilled_at"), ("trials", "backfill_tried_at"),
+                          ("trials", "backfill_error"), ("versions", "source"),
+                          ("versions", "registry_version"), ("versions", "registry_date")):
+        old.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    old.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    old.commit()
+    old.close()
+    store = Store.open(path)
+    try:
+        assert store.get_meta("schema") == str(SCHEMA_VERSION) == "2"
+        [version] = store.versions.history("NCT01000001")
+        assert version.source == "check" and version.registry_version is None
+        assert store.versions.trials(["NCT01000001"])[0].backfilled_at is None
+    finally:
+        store.close()

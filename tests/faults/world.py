@@ -52,7 +52,8 @@ class World:
         self.config.write_text(
             f'[registry]\nbase_url = "{registry.base_url}"\nrate_limit = 0\nretries = 2\n'
             f"backoff = 0\ntimeout = 1\nanswer_timeout = 3\n{registry_extra}\n"
-            f'[store]\npath = "data/snapshots.db"\n\n[trials]\nids = {json.dumps(self.ids)}\n\n'
+            f'[store]\npath = "data/snapshots.db"\n\n[trials]\nids = {json.dumps(self.ids)}\n'
+            "backfill = false\n\n"
             f"[delivery]\nbackoff = 0\ntimeout = 1\n\n{channel}\n{extra}", encoding="utf-8")
         self.tally = Tally()
 

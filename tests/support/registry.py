@@ -49,6 +49,8 @@ class FakeRegistry(LocalServer):
         self.page_size_cap = 1000
         self.extra_studies: list[dict[str, Any]] = []  # sent with every search page
         self.single_delay = 0.0  # seconds before answering GET /studies/{id}
+        # the internal history endpoints: per trial, (change, study as the website renders it)
+        self.histories: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
         self.log: list[str] = []
         self.user_agents: set[str] = set()
         self.lock = threading.Lock()
@@ -61,6 +63,24 @@ class FakeRegistry(LocalServer):
     @property
     def base_url(self) -> str:
         return f"{self.origin}/api/v2"
+
+    @property
+    def history_url(self) -> str:
+        return f"{self.origin}/api/int/studies"
+
+    def history_answer(self, path: str) -> tuple[int, Any]:
+        """GET /api/int/studies/{id}?history=true and /api/int/studies/{id}/history/{v}."""
+        parts = path.removeprefix("/api/int/studies/").split("/")
+        versions = self.histories.get(parts[0].upper())
+        if versions is None:
+            return 404, "not found"
+        if len(parts) == 1:
+            return 200, {"study": versions[-1][1], "history": {
+                "changes": [change for change, _ in versions]}}
+        number = int(parts[2]) if parts[2].isdigit() else -1
+        if not 0 <= number < len(versions):
+            return 404, "no such version"
+        return 200, {"studyVersion": number, "study": versions[number][1]}
 
     def put(self, record: dict[str, Any]) -> None:
         nct = record["protocolSection"]["identificationModule"]["nctId"]
@@ -137,6 +157,8 @@ class _Handler(QuietHandler):
             if fault.action:
                 return fault.action(self)
             return self.answer(fault.status, fault.body, fault.headers)
+        if url.path.startswith("/api/int/studies/"):
+            return self.answer(*reg.history_answer(url.path))
         if path == "/version":
             return self.answer(200, {"apiVersion": "2.0.5", "dataTimestamp": reg.data_timestamp})
         if path == "/studies":
