@@ -72,6 +72,8 @@ COMMANDS = (
     Command("compare", "change events between two API v2 study records given as files",
             commands.compare, (arg("old", metavar="OLD.json"), arg("new", metavar="NEW.json")),
             json=True),
+    Command("watches", "the search watches, with their last run, matches and new trials",
+            commands.watches, json=True),
     Command("deliveries", "alerts in the outbox: sent, waiting for a retry, failed",
             commands.deliveries, (arg("--status", choices=["pending", "done", "failed"]),),
             json=True),

@@ -218,6 +218,14 @@ def print_events(args: argparse.Namespace, events: list[ChangeEvent], heading: s
 
 
 # -- alerts ---------------------------------------------------------------------------------
+def watches(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    with opened(settings) as store:
+        rows = views.watch_rows(settings.watches, store.watches.states())
+    out(views.dumps(rows) if args.json else views.watch_lines(rows))
+    return ExitStatus.OK
+
+
 def deliveries(args: argparse.Namespace) -> int:
     with opened(settings_of(args)) as store:
         found = store.outbox.recent(args.status)

@@ -15,11 +15,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.schedule import cron_trigger
+from monitor.watches import Watch
+from monitor.watches import parse as parse_watch
 from notifiers import NOTIFIERS, ChannelSettings
 from notifiers.alerts import AlertPolicy
 from notifiers.courier import DeliverySettings
 from snapshots.errors import ConfigError
-from snapshots.events import CATEGORIES, SEVERITIES
+from snapshots.events import CATEGORIES, SEVERITIES, WATCH_CATEGORY
 from snapshots.fields import Field
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
@@ -81,6 +83,7 @@ class Settings:
     delivery: DeliverySettings
     channels: tuple[ChannelSettings, ...]
     web: WebSettings = WebSettings()
+    watches: tuple[Watch, ...] = ()
 
     @property
     def alerts(self) -> AlertPolicy:
@@ -128,6 +131,7 @@ SECTIONS = {
         "base_url": Field(str, expect="an http(s) URL"),
     },
     "notifiers": {},
+    "watches": {},
 }
 
 CHANNEL_FIELDS = {
@@ -182,7 +186,7 @@ class Loader:
     def settings(self, raw: dict[str, Any]) -> Settings:
         raw = self.expand(raw, "")
         tables = {name: self.table(raw, name, spec) for name, spec in SECTIONS.items()
-                  if name != "notifiers"}
+                  if name not in ("notifiers", "watches")}
         for key in raw:
             if key not in SECTIONS:
                 raise self.fail(key, "unknown section; expected one of " + ", ".join(SECTIONS))
@@ -201,6 +205,7 @@ class Loader:
             delivery=DeliverySettings(**self.delivery(tables["delivery"])),
             channels=self.channels(raw.get("notifiers", {})),
             web=WebSettings(**self.web(tables["web"])),
+            watches=self.watches(raw.get("watches", {})),
         )
 
     def expand(self, value: Any, key: str) -> Any:
@@ -307,10 +312,19 @@ class Loader:
 
     def categories(self, key: str, values: list[Any]) -> tuple[str, ...]:
         for value in values:
-            if value not in CATEGORIES:
+            if value not in (*CATEGORIES, WATCH_CATEGORY):
                 raise self.fail(key, f"expected categories from {', '.join(CATEGORIES)}, "
                                      f"got {value!r}")
         return tuple(values)
+
+    def watches(self, tables: Any) -> tuple[Watch, ...]:
+        if not isinstance(tables, dict):
+            raise self.fail("watches", "expected tables [watches.NAME]")
+        try:
+            return tuple(parse_watch(name, table, f"watches.{name}")
+                         for name, table in tables.items())
+        except ConfigError as exc:
+            raise self.fail(*str(exc).split(": ", 1)) from None
 
     def channels(self, tables: Any) -> tuple[ChannelSettings, ...]:
         if not isinstance(tables, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +142,29 @@ class RegistryClient:
                 yield from self._fetch_batch(batch)
             except PagingError as exc:
                 yield Page(batch, iter(()), str(exc))
+
+    def search(self, params: tuple[tuple[str, str], ...], fields: tuple[str, ...],
+               what: str) -> Iterator[dict[str, Any]]:
+        """Every study matching API v2 search parameters, with only the fields named, page
+        by page (the same parameters on every page; PageGuard stops paging that does not
+        end). A query the registry rejects (400) is a RegistryError with its message."""
+        guard = PageGuard(what)
+        token: str | None = None
+        while True:
+            query = [*params, ("fields", ",".join(fields)), ("pageSize", str(PAGE_SIZE))]
+            if token:
+                query.append(("pageToken", token))
+            url = f"{self.settings.base_url}/studies?{urllib.parse.urlencode(query)}"
+            response = self.request(url, what=what, allow=(400,))
+            if response.status_code == 400:
+                raise RegistryError(f"registry: rejected {what}: "
+                                    f"{clip(self.text(response, what), ERROR_TEXT_LIMIT)}")
+            page = PageReader(response, what, self.settings.answer_timeout)
+            yield from page.studies()
+            token = page.next_page_token()
+            if not token:
+                return
+            guard.next(token, page.count)
 
     def history(self, nct_id: str) -> list[RegistryChange]:
         """The registry's versions of a record, oldest first, from the website's internal

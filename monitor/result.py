@@ -20,6 +20,8 @@ class CheckResult:
     missing: list[str] = field(default_factory=list)
     loaded: int = 0  # versions loaded from the registry's history (backfill)
     backfill_failed: dict[str, str] = field(default_factory=dict)
+    watch_new: dict[str, int] = field(default_factory=dict)  # watch -> trials newly matching
+    watch_failed: dict[str, str] = field(default_factory=dict)
     fresh: bool = False
     interrupted: bool = False
     error: str | None = None

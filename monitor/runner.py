@@ -14,8 +14,10 @@ from monitor.backfill import RETRY_AFTER_HOURS, Backfill, due
 from monitor.config import Settings
 from monitor.registry import RegistryClient
 from monitor.result import CheckResult
+from monitor.tracking import edit_ids
+from monitor.watches import SUMMARY_FIELDS, Watch, summary
 from notifiers import Environment, build_notifiers
-from notifiers.alerts import alerts_for, monitor_alerts
+from notifiers.alerts import alerts_for, monitor_alerts, watch_alerts
 from notifiers.courier import Courier
 from snapshots.database import TIMESTAMP_FORMAT, utcnow
 from snapshots.diff import diff
@@ -59,6 +61,7 @@ class Check:
         self.minutes = settings.monitor.check_timeout_minutes
         self.deadline = time.monotonic() + self.minutes * 60
         self.data_timestamp: str | None = None
+        self.refreshed = False  # the registry's dataTimestamp moved since the last check
         self.exc: MonitorError | None = None
 
     def run(self) -> CheckResult:
@@ -70,6 +73,7 @@ class Check:
             self.fetch(wanted)
             if self.settings.backfill and wanted:
                 self.backfill(ids)
+            self.run_watches(fresh=not self.refreshed)
         except CheckInterrupted:
             self.result.interrupted = True
         except MonitorError as exc:
@@ -94,11 +98,42 @@ class Check:
         self.result.loaded = report.loaded
         self.result.backfill_failed = report.failed
 
+    def run_watches(self, fresh: bool) -> None:
+        """Each search watch, when the registry has refreshed (or the watch is new): its
+        trials never matched before are alerted, and tracked when it says so. A watch that
+        fails is counted; the check and the other watches go on."""
+        states = self.store.watches.states() if self.settings.watches else {}
+        for watch in self.settings.watches:
+            state = states.get(watch.name)
+            if fresh and state is not None and state.query == watch.key:
+                continue
+            self.stop_if_asked()
+            try:
+                self.run_watch(watch)
+            except MonitorError as exc:
+                self.result.watch_failed[watch.name] = str(exc)
+                self.store.watches.failed(watch.name, str(exc))
+
+    def run_watch(self, watch: Watch) -> None:
+        found = {}
+        for study in self.client.search(watch.params, SUMMARY_FIELDS, f"the watch {watch.name}"):
+            trial = summary(study)
+            if trial["nct_id"]:
+                found[trial["nct_id"]] = trial
+        with self.store.transaction() as conn:
+            new = self.store.watches.new_matches(watch.name, watch.key, set(found), conn)
+            self.store.outbox.enqueue(watch_alerts(self.settings.alerts, watch.name,
+                                                   [found[n] for n in new]), conn)
+        self.result.watch_new[watch.name] = len(new)
+        if watch.track and new:
+            edit_ids(self.settings.path, add=new)
+
     def to_fetch(self, ids: list[str]) -> list[str]:
         """All tracked trials, or, when the registry has not refreshed, only those not yet done."""
         self.data_timestamp = self.client.data_timestamp()
         last = self.store.get_meta("data_timestamp")
         if self.data_timestamp is None or self.data_timestamp != last:
+            self.refreshed = True
             return ids
         trials = {t.nct_id: t for t in self.store.versions.trials(ids)}
         pending = [i for i in ids if (not trials[i].latest_version or trials[i].last_error)

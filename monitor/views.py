@@ -9,10 +9,12 @@ from typing import Any
 
 from monitor.backfill import BackfillReport
 from monitor.result import CheckResult
+from monitor.watches import Watch
 from snapshots.checklog import Check
 from snapshots.events import ChangeEvent
 from snapshots.outbox import Delivery
 from snapshots.versions import Trial, Version
+from snapshots.watchlog import WatchState
 from snapshots.wording import clip, enum_text, plural, show
 
 
@@ -32,6 +34,11 @@ def check_summary(result: CheckResult) -> str:
         line += f", {plural(result.loaded, 'earlier version')} loaded from the registry"
     if result.backfill_failed:
         line += f", {plural(len(result.backfill_failed), 'backfill')} failed"
+    if result.watch_new:
+        line += "; watches: " + ", ".join(f"{name} {plural(n, 'new trial')}"
+                                          for name, n in result.watch_new.items())
+    if result.watch_failed:
+        line += f"; {plural(len(result.watch_failed), 'watch', 'es')} failed"
     if result.fresh:
         line += " (registry data unchanged since the last check)"
     if result.interrupted:
@@ -166,6 +173,35 @@ def status_lines(report: dict[str, Any]) -> list[str]:
         shown = "; ".join(value) if isinstance(value, list) else value
         lines.append(f"{key.replace('_', ' ')}: {shown if shown not in (None, '') else '-'}")
     return lines
+
+
+def watch_rows(watches: tuple[Watch, ...], states: dict[str, WatchState]
+               ) -> list[dict[str, Any]]:
+    """Each configured watch with how its runs went (its JSON in `watches --json`)."""
+    rows = []
+    for watch in watches:
+        state = states.get(watch.name)
+        current = state is not None and state.query == watch.key
+        rows.append({"name": watch.name, "query": dict(watch.params), "track": watch.track,
+                     "baseline_at": state.baseline_at if current and state else None,
+                     "last_run_at": state.last_run_at if current and state else None,
+                     "matches": state.matches if current and state else None,
+                     "new_trials": state.last_new if current and state else None,
+                     "last_error": state.last_error if state else None})
+    return rows
+
+
+def watch_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for row in rows:
+        query = "&".join(f"{k}={v}" for k, v in row["query"].items())
+        ran = (f"last run {row['last_run_at']}: {row['matches']} matching, "
+               f"{row['new_trials']} new" if row["last_run_at"] else "not run yet")
+        lines.append(f"{row['name']}  {query}  {ran}" + ("  (tracks new matches)"
+                                                       if row["track"] else "")
+                     + (f"  [last run failed: {row['last_error']}]" if row["last_error"]
+                        else ""))
+    return lines or ["no watches ([watches.NAME] in the config)"]
 
 
 def channel_answer(name: str, kind: str, answer: str | None, failure: str | None) -> str:

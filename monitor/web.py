@@ -30,7 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor import health
+from monitor import health, views
 from monitor.chart import chart, version_date
 from monitor.config import Settings, WebSettings, parse_nct
 from notifiers.render import history_url, trial_url
@@ -139,8 +139,9 @@ def overview(request: Request) -> Response:
         rows = [r for r in rows if needle in r.nct_id.lower() or needle in r.title]
     page, pages = paging(query, len(rows), TRIALS_PER_PAGE)
     shown = rows[(page - 1) * TRIALS_PER_PAGE: page * TRIALS_PER_PAGE]
+    watches = views.watch_rows(history.settings.watches, history.store.watches.states())
     return render(request, "overview.html.j2", rows=shown, total=len(rows), q=text, sort=sort,
-                  page=page, pages=pages, date_of=version_date)
+                  page=page, pages=pages, date_of=version_date, watches=watches)
 
 
 def _by_last_change(row: OverviewRow) -> tuple[int, str]:

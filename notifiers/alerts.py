@@ -14,7 +14,7 @@ from typing import Any
 from notifiers.base import ChannelSettings
 from notifiers.render import page_url, trial_url
 from snapshots.database import utcnow
-from snapshots.events import ChangeEvent, wanted
+from snapshots.events import WATCH_CATEGORY, ChangeEvent, wanted
 from snapshots.outbox import NewDelivery
 
 
@@ -58,6 +58,21 @@ def monitor_alerts(policy: AlertPolicy, kind: str, message: str, key: str,
                                "message": message, "detected_at": utcnow(), "changes": []}
     return [NewDelivery(c.name, kind, idempotency_key(f"{c.name}:{key}"), payload, nct_id)
             for c in policy.channels]
+
+
+def watch_alerts(policy: AlertPolicy, watch: str, trials: list[dict[str, Any]]
+                 ) -> list[NewDelivery]:
+    """One alert per channel that takes the category "new": the trials newly matching a
+    search watch (the webhook payload "watch.new_trials" of INTERFACE.md)."""
+    if not trials:
+        return []
+    payload = {"event": "watch.new_trials", "watch": watch, "trials": trials,
+               "detected_at": utcnow()}
+    ids = ",".join(t["nct_id"] for t in trials)
+    return [NewDelivery(c.name, "watch.new_trials",
+                        idempotency_key(f"{c.name}:watch:{watch}:{ids}"), payload)
+            for c in policy.channels
+            if c.categories is None or WATCH_CATEGORY in c.categories]
 
 
 def trial_payload(nct_id: str, title: str | None, version: int, previous: int | None,

@@ -16,7 +16,15 @@ from jinja2 import Environment as Templates
 from jinja2 import PackageLoader, select_autoescape
 
 from notifiers.base import Fail, Notifier, RetryableDelivery
-from notifiers.render import history_url, ordered, text_body, title, trial_url
+from notifiers.render import (
+    headline,
+    history_url,
+    ordered,
+    text_body,
+    title,
+    trial_url,
+    watch_trial_line,
+)
 from snapshots.fields import Field
 
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -97,7 +105,11 @@ class EmailNotifier(Notifier):
 def render_html(messages: list[dict[str, Any]]) -> str:
     shown = [{**m, "changes": ordered(m.get("changes", [])),
               "url": trial_url(m["nct_id"]) if m.get("nct_id") else "",
-              "history_url": history_url(m["nct_id"]) if m.get("nct_id") else ""}
+              "history_url": history_url(m["nct_id"]) if m.get("nct_id") else "",
+              "headline": headline(m),
+              "trial_lines": [{"nct_id": t["nct_id"], "url": t["url"],
+                               "line": watch_trial_line(t).split(" — ", 1)[1]}
+                              for t in m.get("trials", [])]}
              for m in messages]
     return TEMPLATES.get_template("email.html.j2").render(
         headline=title(messages), messages=shown, colours=SEVERITY_COLOURS)

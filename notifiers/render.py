@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from snapshots.events import SEVERITY_RANK
-from snapshots.wording import enum_text
+from snapshots.wording import enum_text, plural
 
 TRIAL_URL = "https://clinicaltrials.gov/study/{nct_id}"
 HISTORY_URL = "https://clinicaltrials.gov/study/{nct_id}?tab=history"
 HEADLINE_PIECES = 2
+WATCH_EVENT = "watch.new_trials"
 
 
 def trial_url(nct_id: str) -> str:
@@ -33,6 +34,10 @@ def ordered(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def headline(message: dict[str, Any]) -> str:
     """What happened in a few words, e.g.
     "NCT05935098 terminated; primary completion 428 days earlier"."""
+    if message.get("event") == WATCH_EVENT:
+        count = len(message["trials"])
+        return f"{plural(count, 'new trial')} match{'es' if count == 1 else ''} the watch " \
+               f"{message['watch']}"
     if message.get("event") != "trial.changed":
         return message.get("title") or message.get("message", "ctmonitor")
     pieces: list[str] = []
@@ -42,6 +47,19 @@ def headline(message: dict[str, Any]) -> str:
             pieces.append(piece)
     head = "; ".join(pieces[:HEADLINE_PIECES]) or "record changed"
     return f"{message['nct_id']} {head}"
+
+
+def watch_trial_line(trial: dict[str, Any]) -> str:
+    """A newly matching trial in a few words: "NCT… — title (Recruiting; Phase 2; sponsor;
+    first posted 2026-03-02)"."""
+    facts = [enum_text(trial["status"]) if trial.get("status") else None,
+             trial.get("phase") and ", ".join(enum_text(p.strip())
+                                               for p in str(trial["phase"]).split(",")),
+             trial.get("sponsor"),
+             f"first posted {trial['first_posted']}" if trial.get("first_posted") else None]
+    shown = "; ".join(f for f in facts if f)
+    return f"{trial['nct_id']} — {trial.get('title') or 'untitled'}" + (
+        f" ({shown})" if shown else "")
 
 
 def title(messages: list[dict[str, Any]]) -> str:
@@ -70,6 +88,9 @@ def _piece(change: dict[str, Any]) -> str:
 
 def message_lines(message: dict[str, Any]) -> list[str]:
     """An alert as plain text lines (console, email text part)."""
+    if message.get("event") == WATCH_EVENT:
+        return [headline(message), *(f"  {watch_trial_line(t)}  {t['url']}"
+                                     for t in message["trials"])]
     if message.get("event") != "trial.changed":
         return [f"[ctmonitor] {message.get('message', '')}"]
     nct_id = message["nct_id"]

@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from notifiers.base import Fail, Notifier
-from notifiers.render import history_url, ordered, title, trial_url
+from notifiers.render import (
+    WATCH_EVENT,
+    headline,
+    history_url,
+    ordered,
+    title,
+    trial_url,
+    watch_trial_line,
+)
 from snapshots.fields import Field
 from snapshots.wording import plural, truncate
 
@@ -63,6 +71,8 @@ def slack_message(messages: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _title(message: dict[str, Any]) -> str:
+    if message.get("event") == WATCH_EVENT:
+        return f"*{escape(headline(message))}*"
     if message.get("event") != "trial.changed":
         return escape(message.get("message", ""))
     nct = message["nct_id"]
@@ -73,6 +83,9 @@ def _title(message: dict[str, Any]) -> str:
 
 
 def _lines(message: dict[str, Any]) -> list[str]:
+    if message.get("event") == WATCH_EVENT:
+        return [f"<{t['url']}|{t['nct_id']}> "
+                + escape(watch_trial_line(t).split(" — ", 1)[1]) for t in message["trials"]]
     return [f"{SEVERITY_MARKS[c['severity']]} {escape(c['summary']).replace(' -&gt; ', ' → ')}"
             for c in ordered(message.get("changes", []))]
 
@@ -111,7 +124,8 @@ def _pack(lines: list[str], blocks: int, message: dict[str, Any]) -> list[dict[s
     packed = packed[:blocks]
     if left:
         link = trial_url(message["nct_id"]) if message.get("nct_id") else ""
-        packed[-1].append(f"+{plural(left, 'more change')}"
+        noun = "more trial" if message.get("event") == WATCH_EVENT else "more change"
+        packed[-1].append(f"+{plural(left, noun)}"
                           + (f" — <{link}|see the trial>" if link else ""))
     return [_section("\n".join(p)) for p in packed]
 

@@ -15,6 +15,7 @@ CATEGORIES = (
     "documents", "other",
 )
 SEVERITIES = ("minor", "notable", "critical")  # least severe first
+WATCH_CATEGORY = "new"  # a search watch's alert (trials newly matching), not a change event
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 DATE_FIELDS = frozenset({"startDate", "primaryCompletionDate", "completionDate"})
 MAX_VALUE_CHARS = 4000

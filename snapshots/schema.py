@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 UPGRADES = {  # from schema N to N + 1: the statements, on both tables' older form
     1: ["ALTER TABLE trials ADD COLUMN backfilled_at VARCHAR",
         "ALTER TABLE trials ADD COLUMN backfill_tried_at VARCHAR",
@@ -24,6 +24,7 @@ UPGRADES = {  # from schema N to N + 1: the statements, on both tables' older fo
         "ALTER TABLE versions ADD COLUMN source VARCHAR NOT NULL DEFAULT 'check'",
         "ALTER TABLE versions ADD COLUMN registry_version INTEGER",
         "ALTER TABLE versions ADD COLUMN registry_date VARCHAR"],
+    2: [],  # schema 3 adds the tables watches and watch_matches (created as new tables)
 }
 
 metadata = MetaData()
@@ -94,3 +95,22 @@ outbox = Table(
     Column("delivered_at", String),
 )
 Index("outbox_by_status", outbox.c.status, outbox.c.channel)
+
+watches = Table(
+    "watches", metadata,
+    Column("name", String, primary_key=True),
+    Column("query", Text, nullable=False),  # the watch's parameters: another starts anew
+    Column("baseline_at", String, nullable=False),
+    Column("last_run_at", String),
+    Column("matches", Integer, nullable=False, default=0),
+    Column("last_new", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+)
+
+watch_matches = Table(
+    "watch_matches", metadata,
+    Column("watch", String, ForeignKey("watches.name", ondelete="CASCADE"), nullable=False),
+    Column("nct_id", String, nullable=False),
+    Column("first_seen", String, nullable=False),
+    UniqueConstraint("watch", "nct_id"),
+)

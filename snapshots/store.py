@@ -24,6 +24,7 @@ from snapshots.locks import hold, holder
 from snapshots.outbox import Outbox
 from snapshots.schema import SCHEMA_VERSION, UPGRADES, meta, metadata
 from snapshots.versions import ChangeLog, VersionLog
+from snapshots.watchlog import WatchLog
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_HEADER_BYTES = 100
@@ -38,6 +39,7 @@ class Store(Database):
         self.checks = CheckLog(self)
         self.outbox = Outbox(self)
         self.changes = ChangeLog(self)
+        self.watches = WatchLog(self)
 
     @classmethod
     def open(cls, path: Path) -> Store:

@@ -107,6 +107,25 @@ class FakeRegistry(LocalServer):
                     return fault
         return None
 
+    def matching(self, query: dict[str, list[str]]) -> list[str]:
+        """The records a search matches: query.cond in a condition, query.term anywhere,
+        filter.overallStatus among the statuses (enough of the API for search watches)."""
+        cond = query.get("query.cond", [""])[0].lower()
+        term = query.get("query.term", [""])[0].lower()
+        statuses = {s for s in query.get("filter.overallStatus", [""])[0].split(",") if s}
+        found = []
+        for nct, record in sorted(self.records.items()):
+            protocol = record["protocolSection"]
+            conditions = protocol.get("conditionsModule", {}).get("conditions", [])
+            if cond and not any(cond in c.lower() for c in conditions):
+                continue
+            if term and term not in json.dumps(record).lower():
+                continue
+            if statuses and protocol.get("statusModule", {}).get("overallStatus") not in statuses:
+                continue
+            found.append(nct)
+        return found
+
     def search(self, query: dict[str, list[str]]) -> tuple[int, Any]:
         token = query.get("pageToken", [None])[0]
         fixed = sorted((k, v) for k, v in query.items() if k not in PAGING_PARAMS)
@@ -120,13 +139,36 @@ class FakeRegistry(LocalServer):
             return 400, "page parameters differ from the first page's"
         if self.empty_pages and token and not empty_done:
             return 200, {"studies": [], "nextPageToken": _token(start, fixed, True)}
-        found = [self.aliases.get(i, i) for i in ids if self.aliases.get(i, i) in self.records]
-        studies = b",".join([*(self.encoded(n) for n in found[start:start + size]),
+        if "filter.ids" in query:
+            found = [self.aliases.get(i, i) for i in ids if self.aliases.get(i, i) in self.records]
+        else:
+            term = query.get("query.term", [""])[0]
+            if "AREA[Nope]" in term:
+                return 400, "query.term: unknown search area Nope"
+            found = self.matching(query)
+        fields = query.get("fields", [""])[0]
+        encode = (lambda n: json.dumps(project(self.records[n])).encode()) if fields \
+            else self.encoded
+        studies = b",".join([*(encode(n) for n in found[start:start + size]),
                              *(json.dumps(s).encode() for s in self.extra_studies)])
         tail = b""
         if start + size < len(found):
             tail = b', "nextPageToken": "' + _token(start + size, fixed, False).encode() + b'"'
         return 200, b'{"studies": [' + studies + b"]" + tail + b"}"
+
+
+def project(record: dict[str, Any]) -> dict[str, Any]:
+    """A record cut to the fields a search watch asks for (fields=NCTId,BriefTitle,...)."""
+    protocol = record["protocolSection"]
+    status = protocol.get("statusModule", {})
+    return {"protocolSection": {
+        "identificationModule": {k: v for k, v in protocol["identificationModule"].items()
+                                 if k in ("nctId", "briefTitle")},
+        "statusModule": {k: v for k, v in status.items()
+                         if k in ("overallStatus", "studyFirstPostDateStruct")},
+        "designModule": {"phases": protocol.get("designModule", {}).get("phases", [])},
+        "sponsorCollaboratorsModule": {"leadSponsor": protocol.get(
+            "sponsorCollaboratorsModule", {}).get("leadSponsor", {})}}}
 
 
 def _token(offset: int, fixed: list[Any], empty_done: bool) -> str:
