@@ -73,7 +73,7 @@ class Check:
             self.fetch(wanted)
             if self.settings.backfill and wanted:
                 self.backfill(ids)
-            self.run_watches(fresh=not self.refreshed)
+            self.run_watches()
         except CheckInterrupted:
             self.result.interrupted = True
         except MonitorError as exc:
@@ -98,14 +98,14 @@ class Check:
         self.result.loaded = report.loaded
         self.result.backfill_failed = report.failed
 
-    def run_watches(self, fresh: bool) -> None:
+    def run_watches(self) -> None:
         """Each search watch, when the registry has refreshed (or the watch is new): its
         trials never matched before are alerted, and tracked when it says so. A watch that
         fails is counted; the check and the other watches go on."""
         states = self.store.watches.states() if self.settings.watches else {}
         for watch in self.settings.watches:
             state = states.get(watch.name)
-            if fresh and state is not None and state.query == watch.key:
+            if not self.refreshed and state is not None and state.query == watch.key:
                 continue
             self.stop_if_asked()
             try:

@@ -114,12 +114,15 @@ class History:
         return found[0]
 
     def chart(self, trial: Trial) -> Any:
+        """The trial's key-dates chart, kept until its next version (pages render in
+        several threads: an entry may go at any time, so the one made here is returned)."""
         key = (trial.nct_id, trial.latest_version)
-        if key not in self._charts:
-            self._charts[key] = chart(self.store.versions.status_modules(trial.nct_id))
+        made = self._charts.get(key)
+        if made is None:
+            made = self._charts[key] = chart(self.store.versions.status_modules(trial.nct_id))
             while len(self._charts) > CHART_CACHE:
                 self._charts.popitem(last=False)
-        return self._charts[key]
+        return made
 
 
 # -- pages ------------------------------------------------------------------------------------
