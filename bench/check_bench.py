@@ -58,6 +58,7 @@ def write_config(folder: Path, base_url: str, n: int) -> Path:
     ids = [f"NCT9{i:07d}" for i in range(n)]
     path = folder / "config.toml"
     path.write_text(f'[registry]\nbase_url = "{base_url}"\nrate_limit = 0\n\n'
+                    "[monitor]\nsweep_days = 0  # every check fetches everything: see README\n\n"
                     f'[store]\npath = "bench.db"\n\n[trials]\nids = {json.dumps(ids)}\n'
                     "backfill = false\n")
     return path

@@ -68,6 +68,8 @@ class MonitorSettings:
     failure_alert_after: int = 2  # checks are daily: two failed days in a row is news
     stale_after_hours: float = 72.0
     check_timeout_minutes: float = 30.0  # past it a check stops between trials, as failed
+    sweep_days: int = 7  # a full fetch this often; checks between ask by update date
+    poll_minutes: float = 10.0  # between scheduled checks, ask /version this often (0: off)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ SECTIONS = {
         "failure_alert_after": Field(int, MonitorSettings.failure_alert_after),
         "stale_after_hours": Field((int, float), MonitorSettings.stale_after_hours),
         "check_timeout_minutes": Field((int, float), MonitorSettings.check_timeout_minutes),
+        "sweep_days": Field(int, MonitorSettings.sweep_days),
+        "poll_minutes": Field((int, float), MonitorSettings.poll_minutes),
     },
     "registry": {
         "base_url": Field(str, RegistrySettings.base_url, expect="an http(s) URL"),
@@ -298,6 +302,9 @@ class Loader:
         self.positive("monitor.failure_alert_after", table["failure_alert_after"])
         self.positive("monitor.stale_after_hours", table["stale_after_hours"])
         self.positive("monitor.check_timeout_minutes", table["check_timeout_minutes"])
+        for key in ("sweep_days", "poll_minutes"):
+            if table[key] < 0:
+                raise self.fail(f"monitor.{key}", f"expected 0 (off) or more, got {table[key]!r}")
         return table
 
     def trial_ids(self, ids: list[Any]) -> tuple[str, ...]:

@@ -38,6 +38,7 @@ class Page:
     asked: list[str]
     studies: Iterator[dict[str, Any]]
     failure: str | None = None
+    searched: bool = True  # False: the search could not answer for these ids (404, 400)
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,11 @@ class RegistryClient:
         stamp = answer.get("dataTimestamp") if isinstance(answer, dict) else None
         return stamp if isinstance(stamp, str) else None
 
-    def fetch_batches(self, ids: list[str]) -> Iterator[Page]:
-        """Yield every page of every batch, its studies parsed one by one.
+    def fetch_batches(self, ids: list[str], updated_since: str | None = None
+                      ) -> Iterator[Page]:
+        """Yield every page of every batch, its studies parsed one by one; with
+        updated_since (YYYY-MM-DD), only the studies whose LastUpdatePostDate is that day
+        or later.
 
         A batch the registry rejects with 400 is split in halves until the bad id stands
         alone, so one bad id never sinks the rest; a lone rejected id yields no studies.
@@ -137,9 +141,9 @@ class RegistryClient:
         fetches each trial alone. Paging that does not end fails that batch alone: its last
         page carries the failure.
         """
-        for batch in self.batches(ids):
+        for batch in self.batches(ids, updated_since):
             try:
-                yield from self._fetch_batch(batch)
+                yield from self._fetch_batch(batch, updated_since)
             except PagingError as exc:
                 yield Page(batch, iter(()), str(exc))
 
@@ -214,9 +218,10 @@ class RegistryClient:
         return SingleResult(nct_id, record, alias_of=alias)
 
     # -- batching ------------------------------------------------------------------------
-    def batches(self, ids: list[str]) -> Iterator[list[str]]:
+    def batches(self, ids: list[str], updated_since: str | None = None
+                ) -> Iterator[list[str]]:
         """Cut ids into batches whose request URL stays under MAX_URL_BYTES."""
-        budget = MAX_URL_BYTES - len(self.studies_url([], None))
+        budget = MAX_URL_BYTES - len(self.studies_url([], None, updated_since))
         batch: list[str] = []
         used = 0
         for nct in ids:
@@ -228,27 +233,32 @@ class RegistryClient:
         if batch:
             yield batch
 
-    def studies_url(self, ids: list[str], token: str | None) -> str:
+    def studies_url(self, ids: list[str], token: str | None,
+                    updated_since: str | None = None) -> str:
         """The /studies URL for one page; commas stay unescaped so more ids fit a URL."""
         query = f"filter.ids={','.join(ids)}&pageSize={PAGE_SIZE}"
+        if updated_since:
+            query += "&filter.advanced=" + requests.utils.quote(
+                f"AREA[LastUpdatePostDate]RANGE[{updated_since},MAX]", safe="")
         if token:
             query += "&pageToken=" + requests.utils.quote(token, safe="")
         return f"{self.settings.base_url}/studies?{query}"
 
-    def _fetch_batch(self, batch: list[str]) -> Iterator[Page]:
+    def _fetch_batch(self, batch: list[str], updated_since: str | None
+                     ) -> Iterator[Page]:
         token: str | None = None
         guard = PageGuard(_count(batch), most_studies=len(batch))
         while True:
-            url = self.studies_url(batch, token)
+            url = self.studies_url(batch, token, updated_since)
             response = self.request(url, what=_count(batch), allow=(400, 404))
             if response.status_code in (400, 404):
                 response.close()
                 if response.status_code == 404 or len(batch) == 1:
-                    yield Page(batch, iter(()))  # no search, or this one id rejected
+                    yield Page(batch, iter(()), searched=False)  # no search, or a bad id
                     return
                 half = len(batch) // 2
-                yield from self._fetch_batch(batch[:half])
-                yield from self._fetch_batch(batch[half:])
+                yield from self._fetch_batch(batch[:half], updated_since)
+                yield from self._fetch_batch(batch[half:], updated_since)
                 return
             page = PageReader(response, _count(batch), self.settings.answer_timeout)
             yield Page(batch, page.studies())

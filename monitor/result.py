@@ -22,6 +22,8 @@ class CheckResult:
     backfill_failed: dict[str, str] = field(default_factory=dict)
     watch_new: dict[str, int] = field(default_factory=dict)  # watch -> trials newly matching
     watch_failed: dict[str, str] = field(default_factory=dict)
+    since: str | None = None  # an incremental check: trials updated since this day
+    at_risk: int = 0  # trials asked for in full as the registry may change them by itself
     fresh: bool = False
     interrupted: bool = False
     error: str | None = None

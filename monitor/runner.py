@@ -12,6 +12,7 @@ from typing import Any
 from monitor import health, views
 from monitor.backfill import RETRY_AFTER_HOURS, Backfill, due
 from monitor.config import Settings
+from monitor.plan import LAST_SWEEP, Plan, plan
 from monitor.registry import RegistryClient
 from monitor.result import CheckResult
 from monitor.tracking import edit_ids
@@ -62,6 +63,8 @@ class Check:
         self.deadline = time.monotonic() + self.minutes * 60
         self.data_timestamp: str | None = None
         self.refreshed = False  # the registry's dataTimestamp moved since the last check
+        self.plan = Plan(sweep=False)  # what to ask for, once the registry has refreshed
+        self.unverified: set[str] = set()
         self.exc: MonitorError | None = None
 
     def run(self) -> CheckResult:
@@ -85,6 +88,8 @@ class Check:
                                      self.data_timestamp, views.check_summary(self.result))
         if self.result.outcome in ("ok", "fresh"):
             self.store.set_meta("data_timestamp", self.data_timestamp)
+        if self.result.outcome == "ok" and self.plan.sweep and self.refreshed:
+            self.store.set_meta(LAST_SWEEP, utcnow())
         self.store.prune()
         return self.result
 
@@ -134,6 +139,9 @@ class Check:
         last = self.store.get_meta("data_timestamp")
         if self.data_timestamp is None or self.data_timestamp != last:
             self.refreshed = True
+            self.plan = plan(self.store, ids, self.settings.monitor.sweep_days,
+                             datetime.now(UTC))
+            self.result.since, self.result.at_risk = self.plan.since, self.plan.at_risk
             return ids
         trials = {t.nct_id: t for t in self.store.versions.trials(ids)}
         pending = [i for i in ids if (not trials[i].latest_version or trials[i].last_error)
@@ -144,8 +152,20 @@ class Check:
         return pending
 
     def fetch(self, ids: list[str]) -> None:
+        """The trials of the plan: those it asks for by update date, the rest in full."""
+        recent = [i for i in ids if i in self.plan.recent]
+        self.fetch_pages([i for i in ids if i not in self.plan.recent], None)
+        if recent:
+            self.fetch_pages(recent, self.plan.since)
+
+    def fetch_pages(self, ids: list[str], since: str | None) -> None:
+        """Fetch ids in batches (with since, only those updated since); a trial the answer
+        left out is fetched alone, unless it was left out for not being updated."""
         seen: set[str] = set()
-        for page in self.client.fetch_batches(ids):
+        unanswered: set[str] = set()
+        for page in self.client.fetch_batches(ids, since):
+            if not page.searched:
+                unanswered.update(page.asked)
             if page.failure is not None:
                 for nct_id in page.asked:
                     if nct_id not in seen:
@@ -154,6 +174,7 @@ class Check:
                 continue
             asked = set(page.asked)
             hashes = self.store.versions.latest_hashes(page.asked)
+            self.unverified = self.store.versions.unverified(page.asked)
             unchanged: list[str] = []
             count = 0
             for record in page.studies:
@@ -167,8 +188,11 @@ class Check:
                     unchanged.append(tracked)
             self.store.versions.mark_checked(unchanged, utcnow())
             self.progress(count)
+        not_updated = [i for i in ids if i not in seen and i not in unanswered] if since else []
+        self.result.unchanged += not_updated
+        self.store.versions.mark_checked(not_updated, utcnow())
         for nct_id in ids:
-            if nct_id not in seen:
+            if nct_id not in seen and nct_id not in not_updated:
                 self.stop_if_asked()
                 self.fetch_alone(nct_id)
 
@@ -232,6 +256,8 @@ class Check:
             return "failed"
         if snapshot.hash == latest_hash:
             self.result.unchanged.append(nct_id)
+            if nct_id in self.unverified:  # a store from before schema 4 learns it now
+                self.store.versions.set_verified(nct_id, snapshot.status_verified)
             return "unchanged"
         previous = self.store.versions.get(nct_id) if latest_hash else None
         events = [] if previous is None else diff(

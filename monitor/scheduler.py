@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import health, views, web
 from monitor.config import Settings
+from monitor.registry import RegistryClient
 from monitor.runner import CheckInterrupted, connect, courier_for, run_check
 from monitor.schedule import trigger
 from snapshots.errors import MonitorError, StoreBusy
@@ -76,6 +78,20 @@ class Daemon:
         except MonitorError as exc:
             log.info("watch skipped: %s", exc)
 
+    def poll(self, check_now: Callable[[], None]) -> None:
+        """Between checks: ask /version, and check at once when dataTimestamp moved. A
+        registry that does not answer is retried as any request, then left for the next
+        poll: only checks count toward the failure alert."""
+        try:
+            client = RegistryClient(self.settings.registry, sleep=self.pause_fetching)
+            stamp = client.data_timestamp()
+        except MonitorError as exc:
+            log.debug("poll: %s", exc)
+            return
+        if stamp is not None and stamp != self.store.get_meta("data_timestamp"):
+            log.info("the registry has refreshed (dataTimestamp %s): checking now", stamp)
+            check_now()
+
     def stop(self, signum: int, _frame: Any) -> None:
         log.info("received %s: stopping after the current trial", signal.Signals(signum).name)
         self.stopping.set()
@@ -121,6 +137,10 @@ def _serve(daemon: Daemon, settings: Settings, now: bool) -> int:
     scheduler.add_job(daemon.check, trigger(settings.monitor), id="check",
                       jitter=settings.monitor.jitter or None)
     scheduler.add_job(daemon.watch, "interval", minutes=STALENESS_EVERY_MINUTES, id="watch")
+    if settings.monitor.poll_minutes:
+        scheduler.add_job(daemon.poll, "interval", seconds=settings.monitor.poll_minutes * 60,
+                          id="poll", args=[lambda: scheduler.modify_job(
+                              "check", next_run_time=datetime.now(UTC))])
     scheduler.start()
     log.info("ctmonitor daemon started: %d trials, schedule %r (%s), next check %s",
              len(settings.trial_ids), settings.monitor.schedule, settings.monitor.timezone,

@@ -30,6 +30,9 @@ def check_summary(result: CheckResult) -> str:
             f"{len(result.unchanged)} unchanged, {len(result.failed)} failed")
     if result.missing:
         line += f", {len(result.missing)} not in the registry"
+    if result.since:
+        line += (f" (incremental: updated since {result.since}, "
+                 f"{result.at_risk} at risk of an unannounced change asked in full)")
     if result.loaded:
         line += f", {plural(result.loaded, 'earlier version')} loaded from the registry"
     if result.backfill_failed:

@@ -37,6 +37,10 @@ class Snapshot:
         return self.data["protocolSection"].get("identificationModule", {}).get("briefTitle")
 
     @property
+    def status_verified(self) -> str | None:
+        return self.data["protocolSection"].get("statusModule", {}).get("statusVerifiedDate")
+
+    @property
     def last_update(self) -> str | None:
         status = self.data["protocolSection"].get("statusModule", {})
         return (status.get("lastUpdatePostDateStruct") or {}).get("date")

@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 UPGRADES = {  # from schema N to N + 1: the statements, on both tables' older form
     1: ["ALTER TABLE trials ADD COLUMN backfilled_at VARCHAR",
         "ALTER TABLE trials ADD COLUMN backfill_tried_at VARCHAR",
@@ -25,6 +25,7 @@ UPGRADES = {  # from schema N to N + 1: the statements, on both tables' older fo
         "ALTER TABLE versions ADD COLUMN registry_version INTEGER",
         "ALTER TABLE versions ADD COLUMN registry_date VARCHAR"],
     2: [],  # schema 3 adds the tables watches and watch_matches (created as new tables)
+    3: ["ALTER TABLE trials ADD COLUMN status_verified VARCHAR"],
 }
 
 metadata = MetaData()
@@ -46,6 +47,7 @@ trials = Table(
     Column("backfilled_at", String),  # the registry's history was loaded (schema 2)
     Column("backfill_tried_at", String),
     Column("backfill_error", Text),
+    Column("status_verified", String),  # statusVerifiedDate of the latest version (schema 4)
 )
 
 versions = Table(

@@ -41,6 +41,7 @@ class Trial:
     backfilled_at: str | None = None
     backfill_tried_at: str | None = None
     backfill_error: str | None = None
+    status_verified: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,19 @@ class VersionLog:
                                 .where(trials.c.nct_id.in_(ids)))
             return {r.nct_id: r.latest_hash for r in rows}
 
+    def unverified(self, ids: list[str]) -> set[str]:
+        """Trials with versions whose statusVerifiedDate the trial row does not hold yet
+        (stores from before schema 4)."""
+        with self.db.transaction() as conn:
+            return set(conn.execute(select(trials.c.nct_id).where(
+                trials.c.nct_id.in_(ids), trials.c.status_verified.is_(None),
+                trials.c.latest_version > 0)).scalars())
+
+    def set_verified(self, nct_id: str, when: str | None) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(update(trials).where(trials.c.nct_id == nct_id)
+                         .values(status_verified=when))
+
     def mark_checked(self, ids: list[str], when: str) -> None:
         if not ids:
             return
@@ -149,7 +163,8 @@ class VersionLog:
             summary=summary))
         conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
             latest_version=number, latest_hash=snapshot.hash, latest_status=snapshot.status,
-            title=snapshot.title, last_checked_at=now, last_error=None, missing_since=None))
+            title=snapshot.title, last_checked_at=now, last_error=None, missing_since=None,
+            status_verified=snapshot.status_verified))
         return number
 
     def history(self, nct_id: str) -> list[Version]:
@@ -186,7 +201,7 @@ class VersionLog:
         values: dict[str, Any] = {"latest_version": latest}
         if number == latest:  # nothing found by a check yet: the next check compares to it
             values.update(latest_hash=snapshot.hash, latest_status=snapshot.status,
-                          title=snapshot.title)
+                          title=snapshot.title, status_verified=snapshot.status_verified)
         conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(**values))
         return number
 

@@ -14,6 +14,7 @@ from tests.support.registry import FakeRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 CTGOV = ROOT.parent / "shared" / "ctgov"
+FULL_SWEEPS = "[monitor]\nsweep_days = 0\n\n"
 NO_SHARED = "../shared/ctgov is absent (a plain clone): the real-record tests need it"
 
 
@@ -49,6 +50,10 @@ def registry() -> Iterator[FakeRegistry]:
 def write_config(folder: Path, base_url: str, ids: list[str], extra: str = "") -> Path:
     """A config for tests: a local registry, no pacing, quick retries, a console channel."""
     path = folder / "config.toml"
+    monitor = FULL_SWEEPS  # checks fetch every trial unless a test turns incremental on
+    extra = textwrap.dedent(extra)
+    if "[monitor]\n" in extra:
+        extra, monitor = extra.replace("[monitor]\n", FULL_SWEEPS, 1), ""
     path.write_text(textwrap.dedent(f"""\
         [registry]
         base_url = "{base_url}"
@@ -60,13 +65,14 @@ def write_config(folder: Path, base_url: str, ids: list[str], extra: str = "") -
         [store]
         path = "data/snapshots.db"
 
+        {{monitor}}
         [trials]
         ids = {json.dumps(ids)}
         backfill = false
 
         [notifiers.console]
         type = "console"
-        """) + textwrap.dedent(extra), encoding="utf-8")
+        """).replace("{monitor}\n", monitor) + extra, encoding="utf-8")
     return path
 
 

@@ -253,3 +253,31 @@ def test_sigterm_during_a_long_backoff_still_stops_within_seconds(
     daemons.append(daemon)
     wait_for(lambda: registry.requests_to("/version"), "the first refused request")
     stop_within_seconds(daemon)
+
+
+def test_the_daemon_checks_minutes_after_the_registry_refreshes(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any,
+        daemons: list[Daemon]) -> None:
+    """No check is scheduled this year; polling /version finds each refresh."""
+    registry.put(study("NCT01000001"))
+    config = make_config(["NCT01000001"], f"""
+[monitor]
+schedule = "0 0 1 1 *"
+poll_minutes = 0.02
+
+[notifiers.hook]
+type = "webhook"
+url = "{sink.url}"
+""")
+    daemon = Daemon(config)
+    daemons.append(daemon)
+    wait_for(lambda: len(checks(config)) == 1, "the check after the first poll")
+    registry.put(study("NCT01000001", status="TERMINATED"))
+    registry.data_timestamp = "2026-03-13T09:00:05"
+    refreshed = time.monotonic()
+    post = wait_for(lambda: sink.received, "the alert after the refresh")[0]
+    assert post.body["changes"][0]["new"] == "TERMINATED"
+    assert time.monotonic() - refreshed < WAIT_SECONDS / 2
+    assert [c.outcome for c in checks(config)] == ["ok", "ok"]
+    assert daemon.stop() == 0
+    assert "checking now" in daemon.output()

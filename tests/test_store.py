@@ -130,7 +130,8 @@ def test_a_store_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
     store.close()
     old = sqlite3.connect(path)
     for table, column in (("trials", "backfilled_at"), ("trials", "backfill_tried_at"),
-                          ("trials", "backfill_error"), ("versions", "source"),
+                          ("trials", "backfill_error"), ("trials", "status_verified"),
+                          ("versions", "source"),
                           ("versions", "registry_version"), ("versions", "registry_date")):
         old.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     old.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")

@@ -16,6 +16,7 @@ from notifiers.alerts import alerts_for
 from snapshots.events import from_dict
 from snapshots.normalise import normalise
 from snapshots.store import Store
+from tests.conftest import FULL_SWEEPS
 from tests.faults.tally import Tally
 from tests.support.builder import study
 from tests.support.registry import FakeRegistry
@@ -54,7 +55,9 @@ class World:
             f"backoff = 0\ntimeout = 1\nanswer_timeout = 3\n{registry_extra}\n"
             f'[store]\npath = "data/snapshots.db"\n\n[trials]\nids = {json.dumps(self.ids)}\n'
             "backfill = false\n\n"
-            f"[delivery]\nbackoff = 0\ntimeout = 1\n\n{channel}\n{extra}", encoding="utf-8")
+            f"[delivery]\nbackoff = 0\ntimeout = 1\n\n{channel}\n"
+            + (extra.replace("[monitor]\n", FULL_SWEEPS) if "[monitor]\n" in extra
+               else FULL_SWEEPS + extra), encoding="utf-8")
         self.tally = Tally()
 
     def put(self, record: dict[str, Any]) -> None:

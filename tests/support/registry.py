@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from tests.support.local_server import LocalServer, QuietHandler
 
 PAGING_PARAMS = {"pageToken", "pageSize", "countTotal"}
+UPDATED_SINCE = re.compile(r"AREA\[LastUpdatePostDate\]RANGE\[([0-9-]+),\s*MAX\]")
 
 
 @dataclass
@@ -107,6 +109,10 @@ class FakeRegistry(LocalServer):
                     return fault
         return None
 
+    def last_update(self, nct: str) -> str:
+        status = self.records[nct]["protocolSection"].get("statusModule", {})
+        return str((status.get("lastUpdatePostDateStruct") or {}).get("date", ""))
+
     def matching(self, query: dict[str, list[str]]) -> list[str]:
         """The records a search matches: query.cond in a condition, query.term anywhere,
         filter.overallStatus among the statuses (enough of the API for search watches)."""
@@ -141,6 +147,9 @@ class FakeRegistry(LocalServer):
             return 200, {"studies": [], "nextPageToken": _token(start, fixed, True)}
         if "filter.ids" in query:
             found = [self.aliases.get(i, i) for i in ids if self.aliases.get(i, i) in self.records]
+            since = UPDATED_SINCE.search(query.get("filter.advanced", [""])[0])
+            if since:
+                found = [n for n in found if self.last_update(n) >= since.group(1)]
         else:
             term = query.get("query.term", [""])[0]
             if "AREA[Nope]" in term:
