@@ -24,7 +24,7 @@ from monitor.tracking import edit_ids, parse_ids
 from notifiers import Environment, build_notifiers
 from notifiers.courier import attempt
 from notifiers.sample import sample_payload
-from snapshots.diff import compare_records, diff
+from snapshots.diff import compare_records, diff_stored
 from snapshots.errors import ConfigError, DeliveryError, MonitorError, RecordError, RegistryError
 from snapshots.events import ChangeEvent
 from snapshots.normalise import record_id
@@ -186,7 +186,7 @@ def diff_versions(args: argparse.Namespace) -> int:
     for number, found in ((a, old), (b, new)):
         if found is None:
             raise MonitorError(f"{nct_id}: no version {number} (versions 1 to {latest.number})")
-    events = diff(old.data or {}, new.data or {})  # type: ignore[union-attr]
+    events = diff_stored(old.data or {}, new.data or {}, old.loaded)  # type: ignore[union-attr]
     return print_events(args, events, f"{nct_id} version {a} -> {b}")
 
 

@@ -21,10 +21,9 @@ from notifiers import Environment, build_notifiers
 from notifiers.alerts import alerts_for, monitor_alerts, watch_alerts
 from notifiers.courier import Courier
 from snapshots.database import TIMESTAMP_FORMAT, utcnow
-from snapshots.diff import diff
+from snapshots.diff import diff_stored
 from snapshots.errors import MonitorError, RecordError
 from snapshots.events import ChangeEvent, one_line
-from snapshots.internal import loaded_base
 from snapshots.normalise import Snapshot, normalise, record_id
 from snapshots.store import Store
 from snapshots.versions import BASELINE_SUMMARY
@@ -260,9 +259,8 @@ class Check:
                 self.store.versions.set_verified(nct_id, snapshot.status_verified)
             return "unchanged"
         previous = self.store.versions.get(nct_id) if latest_hash else None
-        events = [] if previous is None else diff(
-            loaded_base(previous.data or {}, snapshot.data) if previous.loaded
-            else previous.data or {}, snapshot.data)
+        events = [] if previous is None else diff_stored(previous.data or {}, snapshot.data,
+                                                         previous.loaded)
         self.record(nct_id, snapshot, events, BASELINE_SUMMARY if previous is None
                     else one_line(events))
         (self.result.changed if previous else self.result.new).append(nct_id)

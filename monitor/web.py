@@ -34,7 +34,7 @@ from monitor import health, views
 from monitor.chart import chart, version_date
 from monitor.config import Settings, WebSettings, parse_nct
 from notifiers.render import history_url, trial_url
-from snapshots.diff import diff
+from snapshots.diff import diff_stored
 from snapshots.errors import ConfigError, MonitorError
 from snapshots.events import (
     CATEGORIES,
@@ -202,7 +202,8 @@ def compared(store: Store, nct_id: str, a: int, b: int
     old, new = versions.get(nct_id, a), versions.get(nct_id, b)
     if old is None or new is None:
         raise HTTPException(404, f"{nct_id} has no version {a if old is None else b}")
-    return old, new, diff(old.data or {}, new.data or {}) if a != b else []
+    events = diff_stored(old.data or {}, new.data or {}, old.loaded) if a != b else []
+    return old, new, events
 
 
 def changes_page(request: Request) -> Response:

@@ -14,7 +14,7 @@ from deepdiff import DeepDiff
 
 from snapshots import wording
 from snapshots.events import CATEGORIES, ChangeEvent
-from snapshots.internal import MARKDOWN_FIELDS, same_text
+from snapshots.internal import MARKDOWN_FIELDS, loaded_base, same_text
 from snapshots.keyed import KeyedList, Path, keyed, unkeyed
 from snapshots.normalise import normalise
 from snapshots.rules import Change, generic, is_unit, rule_for
@@ -42,6 +42,14 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[ChangeEvent]:
             if event is not None:
                 events.append(event)
     return sorted(events, key=_reading_order)
+
+
+def diff_stored(old: dict[str, Any], new: dict[str, Any], old_loaded: bool
+                ) -> list[ChangeEvent]:
+    """Change events from a stored version to a later one. A version loaded from the
+    registry's history lacks the sections the history does not give; they are taken from
+    the later version (internal.loaded_base), so their absence is no change."""
+    return diff(loaded_base(old, new) if old_loaded else old, new)
 
 
 KEY_FIELDS = ("overallStatus", "whyStopped", "lastKnownStatus", "hasResults",

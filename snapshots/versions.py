@@ -13,9 +13,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from snapshots.database import Database, row_fields, utcnow
-from snapshots.diff import diff
+from snapshots.diff import diff_stored
 from snapshots.events import ChangeEvent, one_line
-from snapshots.internal import loaded_base
 from snapshots.normalise import Snapshot, status_module
 from snapshots.schema import checks, outbox, trials, versions
 
@@ -229,7 +228,7 @@ class VersionLog:
             summary = BASELINE_SUMMARY
         else:
             old, new = (orjson.loads(zlib.decompress(r.snapshot)) for r in pair)
-            events = diff(loaded_base(old, new) if pair[0].source == "registry" else old, new)
+            events = diff_stored(old, new, pair[0].source == "registry")
             summary = one_line(events)
         conn.execute(update(versions).where(versions.c.nct_id == nct_id,
                                             versions.c.number == number)

@@ -97,7 +97,8 @@ def test_the_first_check_loads_the_history_and_alerts_nothing_of_it(
 
 
 def test_the_newest_loaded_version_and_the_live_record_give_no_event(
-        tmp_path: Path, registry: FakeRegistry, sink: HttpSink) -> None:
+        tmp_path: Path, registry: FakeRegistry, sink: HttpSink,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """Every real record, rendered as the internal endpoint renders text, comes back with no
     change event against itself as API v2 serves it."""
     for path in sorted((Path(__file__).parent.parent.parent / "shared" / "ctgov" / "studies")
@@ -107,9 +108,15 @@ def test_the_newest_loaded_version_and_the_live_record_give_no_event(
     ids = sorted(registry.histories)
     config = config_for(tmp_path, registry, ids, sink)
     assert main(["--config", str(config), "check"]) == 0
+    capsys.readouterr()
     for nct in ids:
         [loaded, live] = versions(config, nct)
         assert loaded.loaded and live.events == [], (nct, live.events)
+    with_results = [n for n in ids if "resultsSection" in registry.records[n]]
+    assert with_results  # the history gives no results section: not a change
+    for nct in with_results:
+        assert main(["--config", str(config), "diff", nct, "1", "2", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == []
 
 
 def test_the_recorded_history_answer_loads_its_ten_versions(
