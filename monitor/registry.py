@@ -162,7 +162,7 @@ class RegistryClient:
             response = self.request(url, what=what, allow=(400,))
             if response.status_code == 400:
                 raise RegistryError(f"registry: rejected {what}: "
-                                    f"{clip(self.text(response, what), ERROR_TEXT_LIMIT)}")
+                                    f"{self.excerpt(response, what)}")
             page = PageReader(response, what, self.settings.answer_timeout)
             yield from page.studies()
             token = page.next_page_token()
@@ -206,8 +206,7 @@ class RegistryClient:
         if response.status_code == 404:
             return SingleResult(nct_id, None)
         if response.status_code == 400:
-            return SingleResult(nct_id, None,
-                                rejected=clip(self.text(response, nct_id), ERROR_TEXT_LIMIT))
+            return SingleResult(nct_id, None, rejected=self.excerpt(response, nct_id))
         record = self._json(response, nct_id)
         try:
             found = record["protocolSection"]["identificationModule"]["nctId"]
@@ -291,9 +290,8 @@ class RegistryClient:
                 if response.ok or response.status_code in allow:
                     return response
                 if response.status_code not in RETRY_STATUSES:
-                    text = self.text(response, what)
                     raise RegistryError(f"registry: HTTP {response.status_code} fetching {what}: "
-                                        f"{clip(text, ERROR_TEXT_LIMIT)}")
+                                        f"{self.excerpt(response, what)}")
                 response.close()
                 problem = f"HTTP {response.status_code}"
                 wait = retry_after(response.headers.get("Retry-After"))
@@ -322,8 +320,10 @@ class RegistryClient:
         finally:
             response.close()
 
-    def text(self, response: requests.Response, what: str) -> str:
-        return self.body(response, what).decode(response.encoding or "utf-8", errors="replace")
+    def excerpt(self, response: requests.Response, what: str) -> str:
+        """An error answer's text, on one line and short, for a one-line message."""
+        text = self.body(response, what).decode(response.encoding or "utf-8", errors="replace")
+        return clip(text, ERROR_TEXT_LIMIT)
 
     def _json(self, response: requests.Response, what: str) -> Any:
         try:

@@ -61,8 +61,7 @@ class Check:
         self.minutes = settings.monitor.check_timeout_minutes
         self.deadline = time.monotonic() + self.minutes * 60
         self.data_timestamp: str | None = None
-        self.refreshed = False  # the registry's dataTimestamp moved since the last check
-        self.plan = Plan(sweep=False)  # what to ask for, once the registry has refreshed
+        self.plan: Plan | None = None  # set when the registry has refreshed: what to ask for
         self.unverified: set[str] = set()
         self.exc: MonitorError | None = None
 
@@ -87,7 +86,7 @@ class Check:
                                      self.data_timestamp, views.check_summary(self.result))
         if self.result.outcome in ("ok", "fresh"):
             self.store.set_meta("data_timestamp", self.data_timestamp)
-        if self.result.outcome == "ok" and self.plan.sweep and self.refreshed:
+        if self.result.outcome == "ok" and self.plan and self.plan.sweep:
             self.store.set_meta(LAST_SWEEP, utcnow())
         self.store.prune()
         return self.result
@@ -109,7 +108,7 @@ class Check:
         states = self.store.watches.states() if self.settings.watches else {}
         for watch in self.settings.watches:
             state = states.get(watch.name)
-            if not self.refreshed and state is not None and state.query == watch.key:
+            if self.plan is None and state is not None and state.query == watch.key:
                 continue
             self.stop_if_asked()
             try:
@@ -137,7 +136,6 @@ class Check:
         self.data_timestamp = self.client.data_timestamp()
         last = self.store.get_meta("data_timestamp")
         if self.data_timestamp is None or self.data_timestamp != last:
-            self.refreshed = True
             self.plan = plan(self.store, ids, self.settings.monitor.sweep_days,
                              datetime.now(UTC))
             self.result.since, self.result.at_risk = self.plan.since, self.plan.at_risk
@@ -152,10 +150,11 @@ class Check:
 
     def fetch(self, ids: list[str]) -> None:
         """The trials of the plan: those it asks for by update date, the rest in full."""
-        recent = [i for i in ids if i in self.plan.recent]
+        if self.plan is None or not self.plan.recent:
+            self.fetch_pages(ids, None)
+            return
         self.fetch_pages([i for i in ids if i not in self.plan.recent], None)
-        if recent:
-            self.fetch_pages(recent, self.plan.since)
+        self.fetch_pages([i for i in ids if i in self.plan.recent], self.plan.since)
 
     def fetch_pages(self, ids: list[str], since: str | None) -> None:
         """Fetch ids in batches (with since, only those updated since); a trial the answer

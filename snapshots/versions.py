@@ -155,15 +155,11 @@ class VersionLog:
         number = (conn.execute(select(trials.c.latest_version)
                                .where(trials.c.nct_id == nct_id)).scalar() or 0) + 1
         conn.execute(insert(versions).values(
-            nct_id=nct_id, number=number, fetched_at=now, last_update=snapshot.last_update,
-            data_timestamp=data_timestamp, hash=snapshot.hash, status=snapshot.status,
-            snapshot=zlib.compress(snapshot.canonical, SNAPSHOT_COMPRESSION),
-            events=json.dumps([e.to_dict() for e in events], ensure_ascii=False),
-            summary=summary))
+            nct_id=nct_id, number=number, fetched_at=now, data_timestamp=data_timestamp,
+            events=_events_json(events), summary=summary, **_stored(snapshot)))
         conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
-            latest_version=number, latest_hash=snapshot.hash, latest_status=snapshot.status,
-            title=snapshot.title, last_checked_at=now, last_error=None, missing_since=None,
-            status_verified=snapshot.status_verified))
+            latest_version=number, last_checked_at=now, last_error=None, missing_since=None,
+            **_latest(snapshot)))
         return number
 
     def history(self, nct_id: str) -> list[Version]:
@@ -189,18 +185,15 @@ class VersionLog:
         number = 1 + sum(v < registry_version for v in loaded)
         self._make_room(nct_id, number, conn)
         conn.execute(insert(versions).values(
-            nct_id=nct_id, number=number, fetched_at=utcnow(),
-            last_update=snapshot.last_update, hash=snapshot.hash, status=snapshot.status,
-            snapshot=zlib.compress(snapshot.canonical, SNAPSHOT_COMPRESSION), events="[]",
-            summary="", source="registry", registry_version=registry_version,
-            registry_date=registry_date))
+            nct_id=nct_id, number=number, fetched_at=utcnow(), events="[]", summary="",
+            source="registry", registry_version=registry_version,
+            registry_date=registry_date, **_stored(snapshot)))
         for each in (number, number + 1):
             self._reword(nct_id, each, conn)
         latest = len(rows) + 1
         values: dict[str, Any] = {"latest_version": latest}
         if number == latest:  # nothing found by a check yet: the next check compares to it
-            values.update(latest_hash=snapshot.hash, latest_status=snapshot.status,
-                          title=snapshot.title, status_verified=snapshot.status_verified)
+            values.update(_latest(snapshot))
         conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(**values))
         return number
 
@@ -227,13 +220,12 @@ class VersionLog:
             events: list[ChangeEvent] = []
             summary = BASELINE_SUMMARY
         else:
-            old, new = (orjson.loads(zlib.decompress(r.snapshot)) for r in pair)
+            old, new = (_data(r.snapshot) for r in pair)
             events = diff_stored(old, new, pair[0].source == "registry")
             summary = one_line(events)
         conn.execute(update(versions).where(versions.c.nct_id == nct_id,
                                             versions.c.number == number)
-                     .values(events=json.dumps([e.to_dict() for e in events],
-                                               ensure_ascii=False), summary=summary))
+                     .values(events=_events_json(events), summary=summary))
 
     def mark_backfill(self, nct_id: str, when: str, error: str | None) -> None:
         """Record a backfill of the trial: done, or tried and failed with error."""
@@ -262,8 +254,7 @@ class VersionLog:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return _version(row._mapping, orjson.loads(zlib.decompress(row.snapshot))
-                        if data else None)
+        return _version(row._mapping, _data(row.snapshot) if data else None)
 
 
 class ChangeLog:
@@ -302,6 +293,27 @@ class ChangeLog:
         with self.db.transaction() as conn:
             return (conn.execute(select(func.max(versions.c.id))).scalar(),
                     conn.execute(select(func.max(checks.c.id))).scalar())
+
+
+def _stored(snapshot: Snapshot) -> dict[str, Any]:
+    """A version row's columns that come from its snapshot."""
+    return {"last_update": snapshot.last_update, "hash": snapshot.hash,
+            "status": snapshot.status,
+            "snapshot": zlib.compress(snapshot.canonical, SNAPSHOT_COMPRESSION)}
+
+
+def _latest(snapshot: Snapshot) -> dict[str, Any]:
+    """A trial row's columns that follow its latest version."""
+    return {"latest_hash": snapshot.hash, "latest_status": snapshot.status,
+            "title": snapshot.title, "status_verified": snapshot.status_verified}
+
+
+def _data(blob: bytes) -> dict[str, Any]:
+    return orjson.loads(zlib.decompress(blob))  # type: ignore[no-any-return]
+
+
+def _events_json(events: list[ChangeEvent]) -> str:
+    return json.dumps([e.to_dict() for e in events], ensure_ascii=False)
 
 
 def _version(row: Any, data: dict[str, Any] | None = None) -> Version:
