@@ -11,8 +11,10 @@ run: $(VENV)/.installed
 check: $(VENV)/.installed
 	$(BIN)/ctmonitor check
 
+# The suite on SQLite, then again on a PostgreSQL test cluster (the tests that touch a store).
 test: lint
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --store-backend postgresql
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/check_bench.py

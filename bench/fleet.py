@@ -155,8 +155,9 @@ class FleetServer:
         return self.n / max(time.process_time() - started, 1e-9)
 
 
-def fill_store(path: Path, trials: int, versions: int, material: bool = False) -> None:
-    """A store of trials x versions with real snapshots, written in bulk.
+def fill_store(where: Path | str, trials: int, versions: int, material: bool = False) -> None:
+    """A store (an SQLite file, or a store URL) of trials x versions with real snapshots,
+    written in bulk.
 
     With material, version v of a trial carries v - 1 material changes (status, why
     stopped, primary completion: see record()) and the change events from version v - 1,
@@ -170,7 +171,7 @@ def fill_store(path: Path, trials: int, versions: int, material: bool = False) -
     from snapshots.normalise import normalise
     from snapshots.schema import trials as trials_table
     from snapshots.schema import versions as versions_table
-    from snapshots.store import Store
+    from snapshots.store import Store, sqlite_url
 
     tpls = templates()
     kinds: dict[tuple[int, int], tuple[Any, bytes, str, str]] = {}  # (template, version) ->
@@ -183,7 +184,7 @@ def fill_store(path: Path, trials: int, versions: int, material: bool = False) -
                            json.dumps([e.to_dict() for e in events]),
                            "baseline" if previous is None else one_line(events))
             previous = snap
-    store = Store.open(path)
+    store = Store.open(sqlite_url(where) if isinstance(where, Path) else where)
     ids = [nct(i) for i in range(trials)]
     store.versions.ensure_trials(ids)
     now = utcnow()

@@ -80,6 +80,12 @@ COMMANDS = (
     Command("notify-test", "send a sample alert through one channel or all",
             commands.notify_test,
             (arg("name", nargs="?", metavar="NAME", help="channel (default: all)"),)),
+    Command("store", "migrate: bring the store's schema up to date; copy --to URL: copy the "
+            "whole store (SQLite and PostgreSQL, either way) into an empty one, verified",
+            commands.store_command,
+            (arg("action", choices=["migrate", "copy"]),
+             arg("--to", metavar="URL", help="copy: postgresql://USER@HOST/DB, "
+                 "sqlite:///PATH or a file path"))),
     Command("status", "daemon running or not, last and next check, failing trials and "
             "deliveries", commands.status, json=True),
 )
@@ -123,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = args.log_level or ("INFO" if args.command == "run" else "WARNING")
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for chatty in ("apscheduler", "alembic"):  # their INFO lines are not the user's news
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     try:
         return int(args.func(args))
     except MonitorError as exc:

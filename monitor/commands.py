@@ -24,11 +24,12 @@ from monitor.tracking import edit_ids, parse_ids
 from notifiers import Environment, build_notifiers
 from notifiers.courier import attempt
 from notifiers.sample import sample_payload
+from snapshots.copying import copy_store
 from snapshots.diff import compare_records, diff_stored
 from snapshots.errors import ConfigError, DeliveryError, MonitorError, RecordError, RegistryError
 from snapshots.events import ChangeEvent
 from snapshots.normalise import record_id
-from snapshots.store import Store
+from snapshots.store import Store, parse_url, shown, sqlite_url
 from snapshots.wording import plural
 
 PROGRESS_MIN_TRIALS = 300
@@ -44,7 +45,7 @@ def settings_of(args: argparse.Namespace) -> config.Settings:
 
 @contextmanager
 def opened(settings: config.Settings) -> Iterator[Store]:
-    store = Store.open(settings.store_path)
+    store = Store.open(settings.store)
     try:
         yield store
     finally:
@@ -249,6 +250,29 @@ def notify_test(args: argparse.Namespace) -> int:
                                  None if failure is None else str(failure)))
     if failed:
         raise DeliveryError(f"{plural(failed, 'channel')} did not accept the sample alert")
+    return ExitStatus.OK
+
+
+def store_command(args: argparse.Namespace) -> int:
+    """`store migrate`: bring the store's schema up to date. `store copy --to URL`: copy
+    the whole store into a new one, verified."""
+    settings = settings_of(args)
+    if args.action == "migrate":
+        before, after = Store.migrate(settings.store)
+        out(views.migrated(shown(parse_url(settings.store)), before, after))
+        return ExitStatus.OK
+    if not args.to:
+        raise ConfigError("store copy: say where to, with --to URL (postgresql://... or "
+                          "sqlite:///PATH)")
+    target_url = sqlite_url(Path(args.to).resolve()) if "://" not in args.to else args.to
+    with opened(settings) as source, source.writer_lock():
+        target = Store.open(target_url)
+        try:
+            with target.writer_lock():
+                copied = copy_store(source, target)
+        finally:
+            target.close()
+        out(views.copied(source.name, target.name, copied))
     return ExitStatus.OK
 
 

@@ -23,6 +23,7 @@ from notifiers.courier import DeliverySettings
 from snapshots.errors import ConfigError
 from snapshots.events import CATEGORIES, SEVERITIES, WATCH_CATEGORY
 from snapshots.fields import Field
+from snapshots.store import sqlite_url
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -30,6 +31,7 @@ DEFAULT_CATEGORIES = ("status", "dates", "results", "enrollment")
 DEFAULT_BASE_URL = "https://clinicaltrials.gov/api/v2"
 DEFAULT_HISTORY_URL = "https://clinicaltrials.gov/api/int/studies"
 DEFAULT_SCHEDULE = "0 15 * * 1-5"
+DEFAULT_STORE = "data/snapshots.db"
 LOOPBACK_HOSTS = ("localhost", "::1")
 
 
@@ -77,7 +79,7 @@ class Settings:
     path: Path
     monitor: MonitorSettings
     registry: RegistrySettings
-    store_path: Path
+    store: str  # the store's URL: sqlite:///PATH (the default) or postgresql://...
     trial_ids: tuple[str, ...]
     backfill: bool
     categories: tuple[str, ...]
@@ -115,7 +117,8 @@ SECTIONS = {
         "retries": Field(int, RegistrySettings.retries),
         "backoff": Field((int, float), RegistrySettings.backoff),
     },
-    "store": {"path": Field(str, "data/snapshots.db")},
+    "store": {"path": Field(str, None), "url": Field(str, None, secret=True,
+                                                  expect="a postgresql:// URL")},
     "trials": {"ids": Field(list, [], expect="a list of NCT ids such as \"NCT01234567\""),
                "backfill": Field(bool, True)},
     "alerts": {
@@ -201,7 +204,7 @@ class Loader:
             path=self.path,
             monitor=monitor,
             registry=registry,
-            store_path=(self.path.parent / tables["store"]["path"]).resolve(),
+            store=self.store(tables["store"]),
             trial_ids=self.trial_ids(tables["trials"]["ids"]),
             backfill=tables["trials"]["backfill"],
             categories=self.categories("alerts.categories", alerts["categories"]),
@@ -281,6 +284,16 @@ class Loader:
         if table["backoff"] < 0:
             raise self.fail("delivery.backoff", "expected seconds, 0 or more")
         return table
+
+    def store(self, table: dict[str, Any]) -> str:
+        """[store] path (SQLite, relative to this file's folder) or url (PostgreSQL)."""
+        if table["url"] is None:
+            return sqlite_url((self.path.parent / (table["path"] or DEFAULT_STORE)).resolve())
+        if table["path"] is not None:
+            raise self.fail("store", "set path (an SQLite file) or url (PostgreSQL), not both")
+        if not re.match(r"^postgresql(\+psycopg)?://", table["url"]):
+            raise self.fail("store.url", "expected a postgresql:// URL, got a value that is not")
+        return str(table["url"])
 
     def web(self, table: dict[str, Any]) -> dict[str, Any]:
         if not 0 < table["port"] < 65536:

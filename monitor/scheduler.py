@@ -99,7 +99,7 @@ class Daemon:
 
 def run_daemon(settings: Settings, now: bool = False) -> int:
     """Run until SIGTERM or SIGINT; a check at start when now is true."""
-    store = Store.open(settings.store_path)
+    store = Store.open(settings.store)
     try:
         with store.daemon_lock(), history_page(settings):
             return _serve(Daemon(settings, store), settings, now)

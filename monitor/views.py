@@ -11,7 +11,10 @@ from monitor.backfill import BackfillReport
 from monitor.result import CheckResult
 from monitor.watches import Watch
 from snapshots.checklog import Check
+from snapshots.copying import TableCopy
 from snapshots.events import ChangeEvent
+from snapshots.locks import Holder
+from snapshots.migrations import Revision
 from snapshots.outbox import Delivery
 from snapshots.versions import Trial, Version
 from snapshots.watchlog import WatchState
@@ -157,17 +160,32 @@ def delivery_lines(deliveries: list[Delivery]) -> list[str]:
     return lines or ["no deliveries"]
 
 
-def status_report(daemon_pid: int | None, last: Check | None, next_run: str | None,
+def status_report(daemon: Holder | None, last: Check | None, next_run: str | None,
                   trials: list[Trial], counts: dict[str, int]) -> dict[str, Any]:
     """What `ctmonitor status` shows, as its JSON."""
     return {
-        "daemon": f"running (pid {daemon_pid})" if daemon_pid else "not running",
+        "daemon": f"running ({daemon})" if daemon else "not running",
         "last_check": (f"{last.finished_at}: {last.outcome}; {last.detail}" if last else None),
         "next_scheduled_check": next_run,
         "failing_trials": [f"{t.nct_id}: {t.last_error}" for t in trials if t.last_error],
         "failed_deliveries": counts.get("failed", 0),
         "deliveries_waiting_to_retry": counts.get("pending", 0),
     }
+
+
+def migrated(store: str, before: Revision, after: Revision) -> str:
+    if before.new:
+        return f"store {store}: created at revision {after.current}"
+    if before.current == after.current:
+        return f"store {store}: up to date (revision {after.current})"
+    return f"store {store}: migrated from revision {before.current} to {after.current}"
+
+
+def copied(source: str, target: str, tables: list[TableCopy]) -> list[str]:
+    rows = sum(t.rows for t in tables)
+    return [f"copied store {source} to {target}: {plural(rows, 'row')}, every table's count "
+            "and SHA-256 the same on both sides",
+            *(f"  {t.table:<14} {t.rows:>9,}  {t.sha256[:16]}" for t in tables)]
 
 
 def status_lines(report: dict[str, Any]) -> list[str]:

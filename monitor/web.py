@@ -425,7 +425,7 @@ class Page:
     def __init__(self, settings: Settings) -> None:
         self.sock = listen(settings.web)
         try:
-            self.store = Store.open_readonly(settings.store_path)
+            self.store = Store.open_readonly(settings.store)
         except MonitorError:
             self.sock.close()
             raise

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table
@@ -29,9 +28,9 @@ def parse_utc(text: str) -> datetime:
 class Database:
     """One engine; every query of the store runs in one of its transactions."""
 
-    def __init__(self, engine: Engine, path: Path | None = None) -> None:
+    def __init__(self, engine: Engine, label: str = "store") -> None:
         self.engine = engine
-        self.path = path
+        self.label = label  # how errors name it
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -40,7 +39,7 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"store: {reason(exc)}") from None
+            raise StoreError(f"{self.label}: {reason(exc)}") from None
 
     @contextmanager
     def joined(self, conn: Connection | None) -> Iterator[Connection]:

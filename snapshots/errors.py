@@ -25,6 +25,10 @@ class StoreError(MonitorError):
     """The snapshot store could not be opened, read or written."""
 
 
+class StoreOutOfDate(StoreError):
+    """The store's schema is older than this program's: `ctmonitor store migrate`."""
+
+
 class StoreBusy(StoreError):
     """Another process holds the store's writer lock."""
 

@@ -1,4 +1,7 @@
-"""The store's tables (SQLAlchemy Core), and the schema version later migrations start from."""
+"""The store's tables (SQLAlchemy Core) at the newest revision of snapshots/migrations.
+
+A change here comes with a new revision there that makes it on an existing store.
+"""
 
 from __future__ import annotations
 
@@ -16,18 +19,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 4
-UPGRADES = {  # from schema N to N + 1: the statements, on both tables' older form
-    1: ["ALTER TABLE trials ADD COLUMN backfilled_at VARCHAR",
-        "ALTER TABLE trials ADD COLUMN backfill_tried_at VARCHAR",
-        "ALTER TABLE trials ADD COLUMN backfill_error TEXT",
-        "ALTER TABLE versions ADD COLUMN source VARCHAR NOT NULL DEFAULT 'check'",
-        "ALTER TABLE versions ADD COLUMN registry_version INTEGER",
-        "ALTER TABLE versions ADD COLUMN registry_date VARCHAR"],
-    2: [],  # schema 3 adds the tables watches and watch_matches (created as new tables)
-    3: ["ALTER TABLE trials ADD COLUMN status_verified VARCHAR"],
-}
-
 metadata = MetaData()
 
 meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text))
@@ -44,10 +35,10 @@ trials = Table(
     Column("latest_hash", String),
     Column("latest_status", String),
     Column("title", Text),
-    Column("backfilled_at", String),  # the registry's history was loaded (schema 2)
+    Column("backfilled_at", String),  # the registry's history was loaded
     Column("backfill_tried_at", String),
     Column("backfill_error", Text),
-    Column("status_verified", String),  # statusVerifiedDate of the latest version (schema 4)
+    Column("status_verified", String),  # statusVerifiedDate of the latest version
 )
 
 versions = Table(
@@ -64,10 +55,11 @@ versions = Table(
     Column("events", Text, nullable=False, default="[]"),
     Column("summary", Text, nullable=False, default=""),
     Column("source", String, nullable=False, default="check", server_default="check"),
-    Column("registry_version", Integer),  # loaded from the registry's history (schema 2)
+    Column("registry_version", Integer),  # loaded from the registry's history
     Column("registry_date", String),
     UniqueConstraint("nct_id", "number"),
 )
+Index("versions_by_fetched_at", versions.c.fetched_at)  # the change feed, newest first
 
 checks = Table(
     "checks", metadata,

@@ -1,91 +1,170 @@
 """The snapshot store: one engine shared by the version log, the check log and the outbox.
 
-SQLAlchemy Core on SQLite (WAL) by default, so that a server database can take its place
-without rewriting the queries. Each new version is written in one transaction together
-with its events and its outbox rows: a crash keeps what was committed and no half version.
+SQLAlchemy Core on an SQLite file (WAL) by default, or on PostgreSQL (psycopg 3): the same
+tables and queries on both. Each new version is written in one transaction together with
+its events and its outbox rows: a crash keeps what was committed and no half version. The
+schema is Alembic's (snapshots.migrations): a store is used only at this program's revision.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, insert, inspect, select
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import create_engine, event, insert, select, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from snapshots import migrations
 from snapshots.checklog import CheckLog
 from snapshots.database import Database, reason
-from snapshots.errors import StoreError
-from snapshots.locks import hold, holder
+from snapshots.errors import StoreError, StoreOutOfDate
+from snapshots.locks import ADVISORY_KEY, AdvisoryLocks, FileLocks, Holder, Locks
+from snapshots.migrations import Revision
 from snapshots.outbox import Outbox
-from snapshots.schema import SCHEMA_VERSION, UPGRADES, meta, metadata
+from snapshots.schema import meta
 from snapshots.versions import ChangeLog, VersionLog
 from snapshots.watchlog import WatchLog
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_HEADER_BYTES = 100
+POSTGRES_SCHEMES = ("postgresql", "postgresql+psycopg")
+OPENING_KEY = 0  # the advisory lock a PostgreSQL store's creation or migration holds
+CONNECT_TIMEOUT = 10  # seconds
+
+
+def parse_url(target: str) -> URL:
+    """A store's address: `sqlite:///PATH` or `postgresql://...` (driven by psycopg 3)."""
+    try:
+        url = make_url(target)
+    except ArgumentError:
+        raise StoreError(f"store {target!r}: not a database URL") from None
+    if url.drivername in POSTGRES_SCHEMES:
+        return url.set(drivername="postgresql+psycopg")
+    if url.drivername == "sqlite" and url.database:
+        return url
+    raise StoreError(f"store {url.render_as_string(hide_password=True)}: expected "
+                     "postgresql://USER@HOST/DATABASE or an SQLite file")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def shown(url: URL) -> str:
+    """The store as messages name it: its file, or its URL without the password."""
+    if url.drivername == "sqlite":
+        return str(url.database)
+    return url.set(drivername="postgresql").render_as_string(hide_password=True)
 
 
 class Store(Database):
     """Open a store; its parts are .versions, .checks, .outbox and .changes, over one engine."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, engine: Engine, url: URL) -> None:
+        super().__init__(engine, f"store {shown(url)}")
+        self.url = url
+        self.locks = locks_of(url)
+        self.found: Revision | None = None  # the revision _prepare found on opening
         self.versions = VersionLog(self)
         self.checks = CheckLog(self)
         self.outbox = Outbox(self)
         self.changes = ChangeLog(self)
         self.watches = WatchLog(self)
 
+    @property
+    def sqlite(self) -> bool:
+        return self.url.drivername == "sqlite"
+
+    @property
+    def name(self) -> str:
+        return shown(self.url)
+
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (creating if needed) the SQLite store at path."""
+    def open(cls, target: str, migrate: bool = False) -> Store:
+        """Open the store at target (a URL), creating it when it does not exist yet.
+
+        A store of an older schema is refused with the command that migrates it, unless
+        migrate is true: then it is brought up to date (in one transaction). A store of a
+        newer schema, or a database that is not a ctmonitor store, is refused untouched.
+        """
+        url = parse_url(target)
+        path = Path(str(url.database)) if url.drivername == "sqlite" else None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            check_file(path)
-            engine = create_engine(f"sqlite:///{path}")
-            event.listen(engine, "connect", _sqlite_pragmas)
-            store = cls(engine, path)
-            store._migrate()
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if check_file(path):
+                    with _closing(_engine(url, readonly=True)) as engine:
+                        _judge(url, engine, migrate)
+            store = cls(_engine(url, readonly=False), url)
         except (OSError, SQLAlchemyError) as exc:
-            raise StoreError(f"store {path}: cannot open: {reason(exc)}") from None
+            raise StoreError(f"store {shown(url)}: cannot open: {reason(exc)}") from None
+        try:
+            store.found = store._prepare(migrate)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod
-    def open_readonly(cls, path: Path) -> Store:
-        """Open an existing store for reading only: SQLite refuses every write on it, and in
-        WAL mode its reads never wait for a writer."""
-        if not path.exists():
-            raise StoreError(f"store {path}: no such file (run a check first)")
-        check_file(path)
-        try:
-            engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
-            event.listen(engine, "connect", _sqlite_read_pragmas)
-            store = cls(engine, path)
-            store.get_meta("schema")
-        except (OSError, SQLAlchemyError, StoreError) as exc:
-            raise StoreError(f"store {path}: cannot open: {reason(exc)}") from None
-        return store
+    def migrate(cls, target: str) -> tuple[Revision, Revision]:
+        """Bring the store at target up to date, while no daemon and no writer runs on it;
+        the revisions before and after."""
+        locks = locks_of(parse_url(target))
+        with locks.hold("daemon"), locks.hold("writer"):
+            store = cls.open(target, migrate=True)
+            try:
+                with store.transaction() as conn:
+                    after = _revision(store.url, conn)
+            finally:
+                store.close()
+        assert store.found is not None
+        return store.found, after
 
-    def _migrate(self) -> None:
-        """Create the tables of a new store, or bring an older one up to SCHEMA_VERSION in
-        place (check_file has vouched for it), in one transaction."""
-        with self.engine.begin() as conn:
-            found = (conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar()
-                     if inspect(conn).has_table("meta") else None)
-            if found is None:
-                metadata.create_all(conn)
-                conn.execute(insert(meta).values(key="schema", value=str(SCHEMA_VERSION)))
-                return
-            for version in range(int(found), SCHEMA_VERSION):
-                for statement in UPGRADES[version]:
-                    conn.exec_driver_sql(statement)
-            self.set_meta("schema", str(SCHEMA_VERSION), conn)
-            metadata.create_all(conn)
+    @classmethod
+    def open_readonly(cls, target: str) -> Store:
+        """Open an existing store for reading only: the database refuses every write on
+        it (on SQLite, in WAL mode, its reads never wait for a writer)."""
+        url = parse_url(target)
+        if url.drivername == "sqlite":
+            path = Path(str(url.database))
+            if not check_file(path):
+                raise StoreError(f"store {path}: no such file (run a check first)")
+        try:
+            engine = _engine(url, readonly=True)
+            revision = _judge(url, engine, migrate=False)
+        except (OSError, SQLAlchemyError) as exc:
+            raise StoreError(f"store {shown(url)}: cannot open: {reason(exc)}") from None
+        if revision.new:
+            engine.dispose()
+            raise StoreError(f"store {shown(url)}: empty (run a check first)")
+        return cls(engine, url)
+
+    def _prepare(self, migrate: bool) -> Revision:
+        """Refuse a store this program must not use; create a new store's tables, or (with
+        migrate) bring an older store up to date, in one transaction that holds the store
+        alone (so that two processes opening a new store do not both create it)."""
+        with self.transaction() as conn:
+            revision = _revision(self.url, conn)
+        if not (revision.new or migrate):
+            _refuse(self.url, revision)
+            return revision
+        with self.transaction() as conn:
+            if self.sqlite:  # pysqlite would run DDL outside a transaction: begin one
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                             {"a": ADVISORY_KEY, "b": OPENING_KEY})
+            revision = _revision(self.url, conn)  # as it is now that no one else changes it
+            if revision.new:
+                migrations.create(conn)
+            elif migrate and not revision.newer:
+                migrations.upgrade(conn)
+            else:
+                _refuse(self.url, revision)
+            return revision
 
     def close(self) -> None:
         self.engine.dispose()
@@ -96,24 +175,17 @@ class Store(Database):
         self.outbox.prune()
 
     # -- locks ---------------------------------------------------------------------------
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
+    def writer_lock(self) -> AbstractContextManager[None]:
         """Hold the one-writer lock of this store (a daemon's check or a manual check)."""
-        with hold(self._lock_file("lock"), "checking it"):
-            yield
+        return self.locks.hold("writer")
 
-    @contextmanager
-    def daemon_lock(self) -> Iterator[None]:
+    def daemon_lock(self) -> AbstractContextManager[None]:
         """Hold the lock that says a daemon runs on this store."""
-        with hold(self._lock_file("daemon"), "running as a daemon on it"):
-            yield
+        return self.locks.hold("daemon")
 
-    def lock_holder(self, kind: str = "daemon") -> int | None:
-        """The pid holding a lock ("daemon" or "lock"), or None when nobody does."""
-        return holder(self._lock_file(kind))
-
-    def _lock_file(self, kind: str) -> Path | None:
-        return None if self.path is None else self.path.with_name(f"{self.path.name}.{kind}")
+    def lock_holder(self, kind: str = "daemon") -> Holder | None:
+        """Who holds a lock ("daemon" or "writer"), or None when nobody does."""
+        return self.locks.holder(kind)
 
     # -- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -128,13 +200,16 @@ class Store(Database):
                 c.execute(insert(meta).values(key=key, value=value))
 
 
-def check_file(path: Path) -> None:
-    """Refuse, before anything could write to it, a file that is not a ctmonitor store of
-    this schema or older: another format, a truncated file, another program's SQLite
-    database, or a newer ctmonitor's store. A missing or empty file is a new store."""
+def locks_of(url: URL) -> Locks:
+    return FileLocks(Path(str(url.database))) if url.drivername == "sqlite" else AdvisoryLocks(url)
+
+
+def check_file(path: Path) -> bool:
+    """Refuse, before anything could write to it, a file that is not an SQLite database or
+    is truncated; whether it holds anything (a missing or empty file is a new store)."""
     size = path.stat().st_size if path.exists() else 0
     if size == 0:
-        return
+        return False
     with path.open("rb") as file:
         header = file.read(SQLITE_HEADER_BYTES)
     if len(header) < SQLITE_HEADER_BYTES or not header.startswith(SQLITE_MAGIC):
@@ -146,36 +221,59 @@ def check_file(path: Path) -> None:
     if size < expected:
         raise StoreError(f"store {path}: the file is truncated ({size:,} of {expected:,} "
                          "bytes); restore it from a backup")
-    _check_tables(path)
+    return True
 
 
-def _check_tables(path: Path) -> None:
+def _judge(url: URL, engine: Engine, migrate: bool) -> Revision:
+    """Read the store's revision on engine and refuse what this program must not use."""
+    with engine.connect() as conn:
+        revision = _revision(url, conn)
+    if not (migrate and not revision.newer):
+        _refuse(url, revision)
+    return revision
+
+
+def _revision(url: URL, conn: Connection) -> Revision:
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise StoreError(f"store {path}: cannot open: {exc}") from None
+        return migrations.revision(conn)
+    except migrations.ForeignDatabase as exc:
+        raise StoreError(f"store {shown(url)}: not a ctmonitor store ({exc}); "
+                         "left untouched") from None
+    except SQLAlchemyError as exc:
+        if url.drivername == "sqlite" and "not a database" in str(exc).lower():
+            raise StoreError(f"store {shown(url)}: the file is damaged ({reason(exc)}); "
+                             "restore it from a backup") from None
+        raise
+
+
+def _refuse(url: URL, revision: Revision) -> None:
+    problem = revision.problem()
+    if problem:
+        error = StoreOutOfDate if not revision.newer else StoreError
+        raise error(f"store {shown(url)}: {problem}")
+
+
+def _engine(url: URL, readonly: bool) -> Engine:
+    if url.drivername == "sqlite":
+        if readonly:
+            engine = create_engine(f"sqlite:///file:{url.database}?mode=ro&uri=true")
+            event.listen(engine, "connect", _sqlite_read_pragmas)
+        else:
+            engine = create_engine(url)
+            event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    options = "-c default_transaction_read_only=on" if readonly else ""
+    return create_engine(url, pool_pre_ping=True,
+                         connect_args={"options": options, "application_name": "ctmonitor",
+                                       "connect_timeout": CONNECT_TIMEOUT})
+
+
+@contextmanager
+def _closing(engine: Engine) -> Iterator[Engine]:
     try:
-        tables = {row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables:
-            return
-        missing = {"meta", "trials", "versions"} - tables
-        if missing:
-            shown = ", ".join(sorted(tables)[:4]) + (", ..." if len(tables) > 4 else "")
-            raise StoreError(f"store {path}: not a ctmonitor store (an SQLite database with "
-                             f"the tables {shown}); left untouched")
-        found = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if found is None or not str(found[0]).isdigit():
-            raise StoreError(f"store {path}: not a ctmonitor store (no schema version); "
-                             "left untouched")
-        if int(found[0]) > SCHEMA_VERSION:
-            raise StoreError(f"store {path}: its schema {found[0]} is newer than this "
-                             f"ctmonitor's ({SCHEMA_VERSION}); upgrade ctmonitor")
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"store {path}: the file is damaged ({exc}); restore it from a "
-                         "backup") from None
+        yield engine
     finally:
-        conn.close()
+        engine.dispose()
 
 
 def _sqlite_read_pragmas(dbapi_conn: Any, _record: Any) -> None:

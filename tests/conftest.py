@@ -10,7 +10,41 @@ from typing import Any
 
 import pytest
 
+from tests.support.local_server import free_port
 from tests.support.registry import FakeRegistry
+from tests.support.stores import BACKEND, stop
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--store-backend", choices=BACKENDS, default="sqlite",
+                     help="where the tests' stores live: SQLite files (default) or databases "
+                          "of a PostgreSQL test cluster started for the run")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    BACKEND.name = config.getoption("--store-backend")
+    config.addinivalue_line("markers", "one_backend: the same whatever the run's back end "
+                            "(no store, or only stores it names itself): not repeated in the "
+                            "PostgreSQL run")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND.postgresql:
+        same = [item for item in items if item.get_closest_marker("one_backend")]
+        config.hook.pytest_deselected(items=same)
+        items[:] = [item for item in items if not item.get_closest_marker("one_backend")]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop()
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """A new store on the run's back end."""
+    return BACKEND.new_store(tmp_path)
 
 ROOT = Path(__file__).resolve().parent.parent
 CTGOV = ROOT.parent / "shared" / "ctgov"
@@ -62,9 +96,7 @@ def write_config(folder: Path, base_url: str, ids: list[str], extra: str = "") -
         backoff = 0
         timeout = 5
 
-        [store]
-        path = "data/snapshots.db"
-
+        {{store}}
         {{monitor}}
         [trials]
         ids = {json.dumps(ids)}
@@ -72,7 +104,8 @@ def write_config(folder: Path, base_url: str, ids: list[str], extra: str = "") -
 
         [notifiers.console]
         type = "console"
-        """).replace("{monitor}\n", monitor) + extra, encoding="utf-8")
+        """).replace("{store}\n", BACKEND.store_table(folder)).replace("{monitor}\n", monitor)
+        + extra, encoding="utf-8")
     return path
 
 
@@ -99,14 +132,6 @@ def sink() -> Iterator[Any]:
     server.start()
     yield server
     server.stop()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class SmtpInbox:

@@ -43,7 +43,7 @@ url = "{sink.url}"
 
 
 def versions(config: Path, nct_id: str) -> list[Version]:
-    store = Store.open(load(config).store_path)
+    store = Store.open(load(config).store)
     try:
         return store.versions.history(nct_id)
     finally:
@@ -162,7 +162,7 @@ def test_a_failed_backfill_leaves_the_check_and_every_other_trial_alone(
     out = capsys.readouterr().out
     assert "1 backfill failed" in out or "2 backfills failed" in out
     assert [v.source for v in versions(config, "NCT09999991")] == ["check"]
-    store = Store.open(load(config).store_path)
+    store = Store.open(load(config).store)
     [trial] = store.versions.trials([nct])
     store.close()
     assert trial.backfill_error is not None and says in trial.backfill_error

@@ -24,6 +24,8 @@ from snapshots.events import ChangeEvent
 from tests.conftest import SmtpInbox
 from tests.support.builder import changed, study
 
+pytestmark = pytest.mark.one_backend  # no store: the SQLite run is enough
+
 
 def channel(tmp_path: Path, body: str, env: Environment | None = None) -> Any:
     path = tmp_path / "c.toml"

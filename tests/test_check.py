@@ -21,7 +21,7 @@ def run(config: Path, *args: str) -> int:
 
 
 def stored(config: Path, nct_id: str) -> list[int]:
-    store = Store.open(config.parent / "data" / "snapshots.db")
+    store = Store.open(load(config).store)
     try:
         return [v.number for v in store.versions.history(nct_id)]
     finally:
@@ -241,7 +241,7 @@ def test_a_check_past_its_deadline_stops_between_trials_and_is_recorded_failed(
     assert err.startswith("ctmonitor: check timed out after 0.01 minutes")
     done = [nct for nct in ids if stored(config, nct)]
     assert 0 < len(done) < len(ids)  # stopped between two trials, what was done is kept
-    store = Store.open(load(config).store_path)
+    store = Store.open(load(config).store)
     try:
         [last] = store.checks.last(1)
     finally:

@@ -9,6 +9,9 @@ import pytest
 
 from monitor import config
 from snapshots.errors import ConfigError
+from snapshots.store import sqlite_url
+
+pytestmark = pytest.mark.one_backend  # no store: the SQLite run is enough
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +26,7 @@ def test_shipped_config_loads_with_the_seed_trials() -> None:
     settings = config.load(ROOT / "config.toml")
     assert settings.trial_ids == ("NCT07120750", "NCT05349331")
     assert settings.monitor.schedule == "0 15 * * 1-5"
-    assert settings.store_path == (ROOT / "data" / "snapshots.db").resolve()
+    assert settings.store == sqlite_url((ROOT / "data" / "snapshots.db").resolve())
     assert [c.type for c in settings.channels] == ["console"]
 
 
@@ -49,14 +52,14 @@ def test_defaults_when_sections_are_absent(tmp_path: Path) -> None:
     assert settings.registry.rate_limit == 1.0
     assert settings.categories == ("status", "dates", "results", "enrollment")
     assert settings.min_severity == "minor"
-    assert settings.store_path == (tmp_path / "data" / "snapshots.db").resolve()
+    assert settings.store == sqlite_url((tmp_path / "data" / "snapshots.db").resolve())
 
 
 def test_relative_store_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     path = tmp_path / "sub" / "c.toml"
     path.write_text('[store]\npath = "x/y.db"\n', encoding="utf-8")
-    assert config.load(path).store_path == (tmp_path / "sub" / "x" / "y.db").resolve()
+    assert config.load(path).store == sqlite_url((tmp_path / "sub" / "x" / "y.db").resolve())
 
 
 def test_env_var_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

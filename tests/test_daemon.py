@@ -7,6 +7,7 @@ request seen by the registry, a check in the store) and fails if it does not com
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -80,7 +81,7 @@ url = "{sink.url}"
 
 
 def checks(config: Path) -> list[Check]:
-    store = Store.open(load(config).store_path)
+    store = Store.open(load(config).store)
     try:
         return list(reversed(store.checks.last(100)))
     finally:
@@ -88,7 +89,7 @@ def checks(config: Path) -> list[Check]:
 
 
 def versions(config: Path, nct_id: str) -> list[int]:
-    store = Store.open(load(config).store_path)
+    store = Store.open(load(config).store)
     try:
         return [v.number for v in store.versions.history(nct_id)]
     finally:
@@ -109,19 +110,33 @@ def test_scheduled_check_runs_and_sigterm_stops_cleanly(
     assert "ctmonitor daemon stopped" in out
 
 
-def test_a_second_daemon_is_refused_in_one_line(
+def test_a_second_daemon_is_refused_and_a_dead_ones_lock_is_released(
         registry: FakeRegistry, sink: HttpSink, make_config: Any, daemons: list[Daemon]) -> None:
+    """Two daemons on one store give one check and one alert per change: the second exits
+    4 naming the first; once the first is SIGKILLed, the lock is gone (the kernel or the
+    database server ended its session) and a new daemon runs without sending it again."""
     registry.put(study("NCT01000001"))
     config = daemon_config(make_config, sink, ["NCT01000001"])
-    first = Daemon(config)
+    first = Daemon(config, "--now")
     daemons.append(first)
     wait_for(lambda: "daemon started" in first.output(), "the first daemon to start")
-    second = Daemon(config)
+    second = Daemon(config, "--now")
     daemons.append(second)
     assert second.proc.wait(timeout=WAIT_SECONDS) == 4
-    assert second.output() == (f"ctmonitor: store is busy: process {first.proc.pid} is running "
-                               "as a daemon on it; try again when it is done\n")
-    assert first.stop() == 0
+    assert second.output() == (f"ctmonitor: store is busy: held by {socket.gethostname()} pid "
+                               f"{first.proc.pid}, running as a daemon on it; try again when "
+                               "it is done\n")
+    registry.put(study("NCT01000001", status="COMPLETED"))
+    registry.data_timestamp = "2026-03-13T09:00:04"
+    wait_for(lambda: sink.received, "the alert of the change")
+    first.proc.kill()
+    first.proc.wait()
+    third = Daemon(config, "--now")
+    daemons.append(third)
+    wait_for(lambda: "checked 1 trial" in third.output(), "the new daemon's check")
+    assert third.stop() == 0
+    assert versions(config, "NCT01000001") == [1, 2]
+    assert [r.body["event"] for r in sink.received] == ["trial.changed"]
 
 
 def test_a_manual_check_during_a_daemon_check_waits_its_turn(
@@ -215,7 +230,7 @@ def test_staleness_alert_once_per_episode(registry: FakeRegistry, make_config: A
     config = make_config(["NCT01000001"], "\n[monitor]\nstale_after_hours = 24\n")
     assert main(["--config", str(config), "check"]) == 0
     settings = load(config)
-    store = Store.open(settings.store_path)
+    store = Store.open(settings.store)
     later = datetime.now(UTC) + timedelta(hours=30)
     assert health.review_staleness(settings, store, later - timedelta(hours=10)) is False
     assert health.review_staleness(settings, store, later) is True
@@ -236,7 +251,7 @@ def test_status_reports_the_daemon_and_the_last_check(
     wait_for(lambda: versions(config, "NCT01000001"), "a scheduled check")
     assert main(["--config", str(config), "status"]) == 0
     out = capsys.readouterr().out
-    assert f"daemon: running (pid {daemon.proc.pid})" in out
+    assert f"daemon: running ({socket.gethostname()} pid {daemon.proc.pid})" in out
     assert "last check: " in out and "next scheduled check: " in out
     assert daemon.stop() == 0
     main(["--config", str(config), "status", "--json"])

@@ -34,7 +34,7 @@ class Harness:
 
     def __init__(self, config: Path) -> None:
         self.settings = load(config)
-        self.store = Store.open(self.settings.store_path)
+        self.store = Store.open(self.settings.store)
         self.now = 1_000_000.0
         self.slept: list[float] = []
         self.courier = Courier(self.store.outbox,
@@ -182,7 +182,7 @@ def test_killed_between_send_and_mark_repeats_only_with_the_same_key(
                                     "check"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL))
     assert victim[0].wait(timeout=60) == -signal.SIGKILL
-    store = Store.open(config.parent / "data" / "snapshots.db")
+    store = Store.open(load(config).store)
     assert [v.number for v in store.versions.history("NCT01000001")] == [1, 2]
     assert {d.status for d in store.outbox.recent() if d.channel == "hook0"} == {"pending"}
     assert main(["--config", str(config), "check"]) == 0

@@ -17,6 +17,8 @@ from snapshots.events import wanted
 from tests.conftest import CTGOV, load, pair
 from tests.support.builder import changed, study
 
+pytestmark = pytest.mark.one_backend  # no store: the SQLite run is enough
+
 DEFAULT_CATEGORIES = ("status", "dates", "results", "enrollment")
 S = "protocolSection.statusModule"
 

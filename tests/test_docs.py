@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from monitor.config import DEFAULT_CATEGORIES
 from notifiers.alerts import trial_payload
 from notifiers.render import message_lines, text_body
@@ -12,6 +14,8 @@ from notifiers.slack import slack_message
 from snapshots.diff import compare_records
 from snapshots.events import wanted
 from tests.conftest import pair
+
+pytestmark = pytest.mark.one_backend  # no store: the SQLite run is enough
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

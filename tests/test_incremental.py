@@ -66,7 +66,7 @@ def test_an_incremental_check_asks_by_update_date_and_in_full_for_trials_at_risk
     assert "1 at risk of an unannounced change asked in full" in capsys.readouterr().out
     assert alerted(sink) == {UPDATED, AT_RISK}  # AT_RISK: by the at-risk rule
     # QUIET changed without its update date moving and is not at risk: the sweep finds it
-    store = Store.open(load(world).store_path)
+    store = Store.open(load(world).store)
     store.set_meta(LAST_SWEEP, "2026-01-01T00:00:00Z")
     store.close()
     refresh(registry, "2026-03-14T09:00:05")
@@ -80,7 +80,7 @@ def test_a_trial_left_out_for_not_being_updated_is_unchanged_not_missing(
     refresh(registry, "2026-03-13T09:00:05")
     assert main(["--config", str(world), "check"]) == 0
     assert not any(x.startswith("/studies/") for x in registry.log)  # nobody fetched alone
-    store = Store.open(load(world).store_path)
+    store = Store.open(load(world).store)
     try:
         trials = {t.nct_id: t for t in store.versions.trials([UPDATED, QUIET, AT_RISK])}
     finally:

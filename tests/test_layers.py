@@ -5,6 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.one_backend  # no store: the SQLite run is enough
+
 ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {"snapshots": set(), "notifiers": {"snapshots"}, "monitor": {"snapshots", "notifiers"}}
 

@@ -9,6 +9,8 @@ from snapshots.normalise import normalise, status_module
 from tests.conftest import load, pair
 from tests.support.builder import study
 
+pytestmark = pytest.mark.one_backend  # no store: the SQLite run is enough
+
 
 @pytest.mark.parametrize("nct_id", ["NCT05911841", "NCT02552212"])
 def test_refresh_noise_makes_no_new_version(nct_id: str) -> None:

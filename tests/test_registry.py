@@ -17,6 +17,8 @@ from snapshots.errors import RegistryError
 from tests.support.builder import study
 from tests.support.registry import FakeRegistry, Fault
 
+pytestmark = pytest.mark.one_backend  # no store: the SQLite run is enough
+
 
 def client_for(registry: FakeRegistry, **kw: float) -> tuple[RegistryClient, list[float]]:
     slept: list[float] = []

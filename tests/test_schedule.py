@@ -8,6 +8,8 @@ import pytest
 
 from monitor.schedule import cron_trigger, day_of_week
 
+pytestmark = pytest.mark.one_backend  # no store: the SQLite run is enough
+
 
 def fire_days(expr: str, count: int = 7) -> list[str]:
     trigger = cron_trigger(expr, UTC)

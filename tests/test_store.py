@@ -1,7 +1,9 @@
-"""The SQLite store: versions round-trip, one transaction per version, one writer."""
+"""The store on the run's back end: versions round-trip, one transaction per version, one
+writer; and what is refused on opening (SQLite files of other programs, truncated files)."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,15 +11,16 @@ from pathlib import Path
 import pytest
 
 from snapshots.errors import StoreBusy, StoreError
+from snapshots.locks import Holder
 from snapshots.normalise import normalise
 from snapshots.outbox import NewDelivery
-from snapshots.store import SCHEMA_VERSION, Store
+from snapshots.store import Store, sqlite_url
 from tests.support.builder import study
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "data" / "s.db")
+def store(store_url: str) -> Iterator[Store]:
+    opened = Store.open(store_url)
     yield opened
     opened.close()
 
@@ -55,32 +58,28 @@ def test_a_failure_inside_the_transaction_leaves_no_half_version(store: Store) -
     assert store.outbox.recent() == []
 
 
-def test_schema_version_is_recorded(store: Store) -> None:
-    assert store.get_meta("schema") == str(SCHEMA_VERSION)
+def test_one_writer_at_a_time(store: Store, store_url: str) -> None:
+    other = Store.open(store_url)
+    try:
+        with store.writer_lock():
+            assert other.lock_holder("writer") == Holder.me()
+            with pytest.raises(StoreBusy, match=f"held by {socket.gethostname()} pid "
+                                                r"\d+, writing to it"):
+                with other.writer_lock():
+                    pass
+        assert other.lock_holder("writer") is None
+        with other.writer_lock():
+            pass
+    finally:
+        other.close()
 
 
-def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    Store.open(path).set_meta("schema", str(SCHEMA_VERSION + 1))
-    with pytest.raises(StoreError, match="newer than this ctmonitor"):
-        Store.open(path)
-
-
-def test_one_writer_at_a_time(store: Store, tmp_path: Path) -> None:
-    other = Store.open(tmp_path / "data" / "s.db")
-    with store.writer_lock():
-        with pytest.raises(StoreBusy, match=r"process \d+ is checking it"):
-            with other.writer_lock():
-                pass
-    with other.writer_lock():
-        pass
-
-
+@pytest.mark.one_backend
 def test_store_in_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open"):
-        Store.open(blocker / "s.db")
+        Store.open(sqlite_url(blocker / "s.db"))
 
 
 def test_prune_keeps_the_newest_checks_and_every_version(store: Store) -> None:
@@ -92,6 +91,7 @@ def test_prune_keeps_the_newest_checks_and_every_version(store: Store) -> None:
     assert [v.number for v in store.versions.history("NCT01000001")] == [1]
 
 
+@pytest.mark.one_backend
 def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     other = sqlite3.connect(path)
@@ -101,47 +101,22 @@ def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path)
     other.close()
     before = path.read_bytes()
     for opening in (Store.open, Store.open_readonly):
-        with pytest.raises(StoreError, match="not a ctmonitor store .an SQLite database with "
+        with pytest.raises(StoreError, match="not a ctmonitor store .a database with "
                                              "the tables trials.; left untouched"):
-            opening(path)
+            opening(sqlite_url(path))
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
 
 
+@pytest.mark.one_backend
 def test_a_truncated_store_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    store = Store.open(path)
+    store = Store.open(sqlite_url(path))
     for n in range(1, 40):
         add(store, study(f"NCT0100{n:04d}"))
     store.close()
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(StoreError, match="the file is truncated"):
-        Store.open(path)
+        Store.open(sqlite_url(path))
     assert path.read_bytes() == data[: len(data) // 2]
-
-
-def test_a_store_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
-    """The first release's store (schema 1, without the backfill columns) keeps every
-    version and gains the new columns when opened."""
-    path = tmp_path / "s.db"
-    store = Store.open(path)
-    add(store, study("NCT01000001"))
-    store.close()
-    old = sqlite3.connect(path)
-    for table, column in (("trials", "backfilled_at"), ("trials", "backfill_tried_at"),
-                          ("trials", "backfill_error"), ("trials", "status_verified"),
-                          ("versions", "source"),
-                          ("versions", "registry_version"), ("versions", "registry_date")):
-        old.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    old.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-    old.commit()
-    old.close()
-    store = Store.open(path)
-    try:
-        assert store.get_meta("schema") == str(SCHEMA_VERSION)
-        [version] = store.versions.history("NCT01000001")
-        assert version.source == "check" and version.registry_version is None
-        assert store.versions.trials(["NCT01000001"])[0].backfilled_at is None
-    finally:
-        store.close()

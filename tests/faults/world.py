@@ -11,6 +11,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from monitor.config import load
 from notifiers.alerts import alerts_for
 from snapshots.events import from_dict
@@ -20,6 +22,7 @@ from tests.conftest import FULL_SWEEPS
 from tests.faults.tally import Tally
 from tests.support.builder import study
 from tests.support.registry import FakeRegistry
+from tests.support.stores import BACKEND
 
 STATUSES = ("RECRUITING", "ACTIVE_NOT_RECRUITING", "SUSPENDED", "RECRUITING")
 PROCESS_SECONDS = 90  # a check still running after this long is a hang
@@ -53,7 +56,7 @@ class World:
         self.config.write_text(
             f'[registry]\nbase_url = "{registry.base_url}"\nrate_limit = 0\nretries = 2\n'
             f"backoff = 0\ntimeout = 1\nanswer_timeout = 3\n{registry_extra}\n"
-            f'[store]\npath = "data/snapshots.db"\n\n[trials]\nids = {json.dumps(self.ids)}\n'
+            f'{BACKEND.store_table(folder)}\n[trials]\nids = {json.dumps(self.ids)}\n'
             "backfill = false\n\n"
             f"[delivery]\nbackoff = 0\ntimeout = 1\n\n{channel}\n"
             + (extra.replace("[monitor]\n", FULL_SWEEPS) if "[monitor]\n" in extra
@@ -99,12 +102,13 @@ class World:
         was accepted, none for a version not stored; a repeat with the same key is counted.
         """
         tally = self.tally
-        path = load(self.config).store_path
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-                tally.lost += 1
         settings = load(self.config)
-        store = Store.open_readonly(path)
+        if not BACKEND.postgresql:  # a SIGKILLed SQLite writer must leave a sound file
+            path = make_url(settings.store).database
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                    tally.lost += 1
+        store = Store.open_readonly(settings.store)
         try:
             expected: set[str] = set()
             for nct in self.ids:
