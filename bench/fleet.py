@@ -9,6 +9,7 @@ import json
 import multiprocessing
 import time
 import zlib
+from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,24 @@ def nct(i: int) -> str:
     return f"NCT9{i:07d}"
 
 
-def record(tpls: list[dict[str, Any]], i: int, day: str, changes: int) -> dict[str, Any]:
-    """Trial i on a given data day; `changes` material changes applied (0: as recorded)."""
+def record(tpls: list[dict[str, Any]], i: int, day: str, changes: int,
+           recent: bool = False) -> dict[str, Any]:
+    """Trial i on a given data day; `changes` material changes applied (0: as recorded).
+
+    With recent, the status was verified this month (the recorded dates are years old, and
+    a fleet of them would be mostly "at risk" of the registry's UNKNOWN rule), and a
+    changed trial's last update was posted today, as the registry posts it.
+    """
     tpl = tpls[i % len(tpls)]
     protocol = dict(tpl["protocolSection"])
     protocol["identificationModule"] = {**protocol["identificationModule"], "nctId": nct(i)}
+    if recent:
+        today = date.today()
+        protocol["statusModule"] = {**protocol["statusModule"],
+                                    "statusVerifiedDate": today.strftime("%Y-%m")}
+        if changes:
+            protocol["statusModule"]["lastUpdatePostDateStruct"] = {
+                "date": today.isoformat(), "type": "ACTUAL"}
     if changes:
         status = copy.deepcopy(protocol["statusModule"])
         status["overallStatus"] = "TERMINATED" if changes % 2 else "SUSPENDED"
@@ -49,8 +63,9 @@ def record(tpls: list[dict[str, Any]], i: int, day: str, changes: int) -> dict[s
 class Fleet:
     """The registry's view of the N trials: which day it is and how often each changed."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, recent: bool = False) -> None:
         self.n = n
+        self.recent = recent
         self.tpls = templates()
         self.generation = 0
         self.changes: dict[int, int] = {}
@@ -60,7 +75,8 @@ class Fleet:
         return f"2026-03-{10 + self.generation:02d}"
 
     def records(self) -> list[dict[str, Any]]:
-        return [record(self.tpls, i, self.day, self.changes.get(i, 0)) for i in range(self.n)]
+        return [record(self.tpls, i, self.day, self.changes.get(i, 0), self.recent)
+                for i in range(self.n)]
 
     def advance(self, change: int) -> None:
         self.generation += 1
@@ -77,10 +93,10 @@ def _publish(registry: Any, fleet: Fleet) -> None:
     registry.data_timestamp = f"{fleet.day}T09:00:05"
 
 
-def _serve(n: int, conn: Connection) -> None:
+def _serve(n: int, recent: bool, conn: Connection) -> None:
     from tests.support.registry import FakeRegistry
 
-    fleet = Fleet(n)
+    fleet = Fleet(n, recent)
     registry = FakeRegistry({})
     _publish(registry, fleet)
     conn.send(registry.start())
@@ -90,6 +106,9 @@ def _serve(n: int, conn: Connection) -> None:
             registry.stop()
             conn.send("stopped")
             return
+        if command == "bytes":
+            conn.send(registry.bytes_sent)
+            continue
         fleet.advance(arg)
         _publish(registry, fleet)
         conn.send("ok")
@@ -98,14 +117,16 @@ def _serve(n: int, conn: Connection) -> None:
 class FleetServer:
     """The child process serving the fleet; a mirror of the fleet for client-side figures."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, recent: bool = False) -> None:
         self.n = n
-        self.mirror = Fleet(n)
+        self.recent = recent
+        self.mirror = Fleet(n, recent)
         self.previous: Fleet | None = None
 
     def __enter__(self) -> FleetServer:
         self.conn, child = multiprocessing.Pipe()
-        self.proc = multiprocessing.Process(target=_serve, args=(self.n, child), daemon=True)
+        self.proc = multiprocessing.Process(target=_serve, args=(self.n, self.recent, child),
+                                            daemon=True)
         self.proc.start()
         self.base_url = self.conn.recv()
         return self
@@ -120,6 +141,11 @@ class FleetServer:
         self.mirror.advance(change)
         self.conn.send(("advance", change))
         self.conn.recv()
+
+    def bytes_sent(self) -> int:
+        """Bytes of answer bodies the registry has sent so far."""
+        self.conn.send(("bytes", None))
+        return int(self.conn.recv())
 
     def refresh(self) -> None:
         """A new dataTimestamp; every record's versionHolder moves, nothing else."""

@@ -57,6 +57,7 @@ class FakeRegistry(LocalServer):
         self.user_agents: set[str] = set()
         self.lock = threading.Lock()
         self._encoded: dict[str, bytes] = {}
+        self.bytes_sent = 0  # answer bodies sent (the benchmarks' bytes downloaded)
 
     def start(self) -> str:
         self.serve(type("Handler", (_Handler,), {"registry": self}))
@@ -226,6 +227,12 @@ class _Handler(QuietHandler):
                 return self.answer(200, reg.encoded(nct))
             return self.answer(404, f"study {nct} not found")
         return self.answer(404, "no such endpoint")
+
+    def send(self, status: int, data: bytes, headers: dict[str, str] | None = None,
+             content_type: str = "application/json") -> None:
+        with self.registry.lock:
+            self.registry.bytes_sent += len(data)
+        super().send(status, data, headers, content_type)
 
     def answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         """Bytes as they are, text as text/plain, anything else as JSON."""
