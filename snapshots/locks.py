@@ -110,20 +110,20 @@ def _read(fd: int) -> Holder | None:
 class AdvisoryLocks:
     """Session advisory locks of a PostgreSQL store, each on a connection of its own."""
 
-    def __init__(self, url: URL) -> None:
-        self.url = url
+    def __init__(self, url: URL, label: str) -> None:
+        self.url = url.set(drivername="postgresql")  # libpq's form of it
+        self.label = label  # how errors name the store
 
     def _connect(self, application: str) -> Any:
         import psycopg  # only PostgreSQL stores need it, and it is slow to import
 
-        url = self.url.set(drivername="postgresql")
         try:
             conninfo = psycopg.conninfo.make_conninfo(
-                url.render_as_string(hide_password=False), application_name=application[:63])
+                self.url.render_as_string(hide_password=False),
+                application_name=application[:63])
             return psycopg.connect(f"{conninfo} {KEEPALIVES}", autocommit=True)
         except psycopg.Error as exc:
-            shown = url.render_as_string(hide_password=True)
-            raise StoreError(f"store {shown}: cannot open: "
+            raise StoreError(f"{self.label}: cannot open: "
                              f"{str(exc).strip().splitlines()[0]}") from None
 
     @contextmanager

@@ -148,8 +148,8 @@ class Store(Database):
         alone (so that two processes opening a new store do not both create it)."""
         with self.transaction() as conn:
             revision = _revision(self.url, conn)
-        if not (revision.new or migrate):
-            _refuse(self.url, revision)
+        _refuse(self.url, revision, migrate)
+        if not (revision.new or migrate and not revision.up_to_date):
             return revision
         with self.transaction() as conn:
             if self.sqlite:  # pysqlite would run DDL outside a transaction: begin one
@@ -158,12 +158,11 @@ class Store(Database):
                 conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
                              {"a": ADVISORY_KEY, "b": OPENING_KEY})
             revision = _revision(self.url, conn)  # as it is now that no one else changes it
+            _refuse(self.url, revision, migrate)
             if revision.new:
                 migrations.create(conn)
-            elif migrate and not revision.newer:
+            elif not revision.up_to_date:
                 migrations.upgrade(conn)
-            else:
-                _refuse(self.url, revision)
             return revision
 
     def close(self) -> None:
@@ -201,7 +200,9 @@ class Store(Database):
 
 
 def locks_of(url: URL) -> Locks:
-    return FileLocks(Path(str(url.database))) if url.drivername == "sqlite" else AdvisoryLocks(url)
+    if url.drivername == "sqlite":
+        return FileLocks(Path(str(url.database)))
+    return AdvisoryLocks(url, f"store {shown(url)}")
 
 
 def check_file(path: Path) -> bool:
@@ -228,8 +229,7 @@ def _judge(url: URL, engine: Engine, migrate: bool) -> Revision:
     """Read the store's revision on engine and refuse what this program must not use."""
     with engine.connect() as conn:
         revision = _revision(url, conn)
-    if not (migrate and not revision.newer):
-        _refuse(url, revision)
+    _refuse(url, revision, migrate)
     return revision
 
 
@@ -246,8 +246,8 @@ def _revision(url: URL, conn: Connection) -> Revision:
         raise
 
 
-def _refuse(url: URL, revision: Revision) -> None:
-    problem = revision.problem()
+def _refuse(url: URL, revision: Revision, migrating: bool = False) -> None:
+    problem = revision.problem(migrating)
     if problem:
         error = StoreOutOfDate if not revision.newer else StoreError
         raise error(f"store {shown(url)}: {problem}")

@@ -51,9 +51,10 @@ class Revision:
     def newer(self) -> bool:
         return self.current is not None and not self.known
 
-    def problem(self) -> str | None:
-        """Why a program must not use this store as it is, in one phrase; None when it may."""
-        if self.new or self.up_to_date:
+    def problem(self, migrating: bool = False) -> str | None:
+        """Why a program must not use this store as it is, in one phrase; None when it may
+        (when migrating, an older store is what it may use)."""
+        if self.new or self.up_to_date or (migrating and not self.newer):
             return None
         if self.newer:
             return (f"its schema (revision {self.current}) is newer than this ctmonitor's "
