@@ -189,8 +189,9 @@ class Check:
         not_updated = [i for i in ids if i not in seen and i not in unanswered] if since else []
         self.result.unchanged += not_updated
         self.store.versions.mark_checked(not_updated, utcnow())
+        seen.update(not_updated)
         for nct_id in ids:
-            if nct_id not in seen and nct_id not in not_updated:
+            if nct_id not in seen:
                 self.stop_if_asked()
                 self.fetch_alone(nct_id)
 
