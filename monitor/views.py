@@ -104,7 +104,7 @@ def backfill_lines(report: BackfillReport, requests: int) -> list[str]:
 
 def trials_json(trials: list[Trial], ids: tuple[str, ...],
                 counts: dict[str, int]) -> dict[str, Any]:
-    by_id = {t.nct_id: asdict(t) for t in trials}
+    by_id = {t.nct_id: t._asdict() for t in trials}
     return {"trials": [by_id.get(i, {"nct_id": i}) for i in ids],
             "failed_deliveries": counts.get("failed", 0),
             "pending_deliveries": counts.get("pending", 0)}

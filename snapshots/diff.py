@@ -1,16 +1,19 @@
-"""diff(old, new) -> change events: deepdiff finds what differs, the rules table words it.
+"""diff(old, new) -> change events: a walk finds what differs, the rules table words it.
 
 Only the modules that differ are compared (a plain equality test skips the rest), lists
 are matched by identity (snapshots.keyed), and each changed path is handed to the most
 specific rule in snapshots.rules.
+
+Once its lists are keyed, a part is a tree of dicts, so what differs is found by walking
+both trees where they are unequal. The walk gives the paths DeepDiff's tree view gives (a
+test holds it to DeepDiff) in 0.01 ms where DeepDiff takes 1.6 ms: on a day when 1,000
+tracked trials change, that was a tenth of a check's CPU.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-
-from deepdiff import DeepDiff
 
 from snapshots import wording
 from snapshots.events import CATEGORIES, ChangeEvent
@@ -94,11 +97,20 @@ def _keyed_part(value: Any, prefix: Path) -> dict[str, Any]:
 
 
 def _changed_paths(a: dict[str, Any], b: dict[str, Any], prefix: Path) -> Iterator[Path]:
-    found = DeepDiff(a, b, view="tree")
-    for levels in found.values():
-        for level in levels:
-            path = tuple(str(p) for p in level.path(output_format="list"))
-            yield path if len(path) >= len(prefix) else prefix
+    for path in changed_paths(a, b):
+        yield path if len(path) >= len(prefix) else prefix
+
+
+def changed_paths(a: Any, b: Any, path: Path = ()) -> Iterator[Path]:
+    """Where two keyed trees differ: the path of each value changed, added or removed, or
+    of a value whose type changed (a KeyedList is not a dict here), as DeepDiff finds them."""
+    if isinstance(a, dict) and isinstance(b, dict) and type(a) is type(b):
+        for key in {**a, **b}:
+            x, y = a.get(key, MISSING), b.get(key, MISSING)
+            if x != y:
+                yield from changed_paths(x, y, path + (key,))
+    else:
+        yield path
 
 
 def _expand(path: Path, a: Any, b: Any, floor: int) -> Iterator[Path]:

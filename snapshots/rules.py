@@ -8,6 +8,7 @@ registry bookkeeping and never makes an event.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -329,6 +330,7 @@ def matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
         p == "*" or p == e for p, e in zip(pattern, path, strict=False))
 
 
+@functools.lru_cache(maxsize=4096)  # the same paths change in trial after trial
 def rule_for(path: tuple[str, ...]) -> Rule:
     """The most specific rule for a changed path (the longest matching pattern)."""
     best = RULES[0]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from snapshots.database import Database, row_fields, utcnow
+from snapshots.database import Database, utcnow
 from snapshots.diff import diff_stored
 from snapshots.events import ChangeEvent, one_line
 from snapshots.normalise import Snapshot, status_module
@@ -23,9 +23,10 @@ SHIFT = 1_000_000  # out of the way while versions are renumbered
 BASELINE_SUMMARY = "baseline (first version)"
 
 
-@dataclass(frozen=True)
-class Trial:
-    """A tracked trial as the store knows it: its latest version and how its checks went."""
+class Trial(NamedTuple):
+    """A tracked trial as the store knows it: its latest version and how its checks went.
+    (A named tuple: a check of 100,000 trials reads every row, and a frozen dataclass
+    takes twice as long to build.)"""
 
     nct_id: str
     added_at: str
@@ -77,7 +78,7 @@ class LastChange:
     summary: str
 
 
-TRIAL_FIELDS = tuple(f.name for f in fields(Trial))
+TRIAL_COLUMNS = [trials.c[name] for name in Trial._fields]
 LISTED = [c for c in versions.c if c.name != "snapshot"]
 
 
@@ -97,11 +98,11 @@ class VersionLog:
                 conn.execute(insert(trials), rows)
 
     def trials(self, ids: Iterable[str] | None = None) -> list[Trial]:
-        query = select(trials)
+        query = select(*TRIAL_COLUMNS)
         if ids is not None:
             query = query.where(trials.c.nct_id.in_(list(ids)))
         with self.db.transaction() as conn:
-            return [Trial(**row_fields(r, TRIAL_FIELDS)) for r in conn.execute(query)]
+            return [Trial(*row) for row in conn.execute(query)]
 
     def latest_hashes(self, ids: list[str]) -> dict[str, str | None]:
         with self.db.transaction() as conn:

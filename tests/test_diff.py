@@ -8,12 +8,15 @@ import random
 from typing import Any
 
 import pytest
+from deepdiff import DeepDiff
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snapshots.diff import compare_records
+from snapshots.diff import changed_paths, compare_records
 from snapshots.errors import RecordError
 from snapshots.events import wanted
+from snapshots.keyed import keyed
+from snapshots.normalise import normalise
 from tests.conftest import CTGOV, load, pair
 from tests.support.builder import changed, study
 
@@ -343,3 +346,36 @@ def refreshed(record: dict, rng: random.Random) -> dict:
 def test_a_bookkeeping_refresh_of_any_real_record_alerts_nobody(index: int) -> None:
     record = RECORDS[index]
     assert compare_records(record, refreshed(record, random.Random(index))) == []
+
+
+# -- the walk that finds what differs (DeepDiff as the reference) -----------------------------
+PAIRS = ["NCT02552212", "NCT05294952", "NCT05329766", "NCT05414032", "NCT05911841",
+         "NCT05923112", "NCT05923281", "NCT05935098", "NCT07011550"]
+
+
+def walk_and_deepdiff(old: dict, new: dict) -> tuple[set, set]:
+    """The paths where two records' keyed snapshots differ: by the walk, and by DeepDiff
+    told to go down to each value (its default stops at a dict that shares few keys)."""
+    a, b = (keyed(normalise(r).data) for r in (old, new))
+    found = DeepDiff(a, b, view="tree", threshold_to_diff_deeper=0)
+    expected = {tuple(str(p) for p in level.path(output_format="list"))
+                for levels in found.values() for level in levels}
+    return set(changed_paths(a, b)), expected
+
+
+@pytest.mark.parametrize("nct_id", PAIRS)
+def test_the_walk_finds_what_deepdiff_finds_in_real_pairs(nct_id: str) -> None:
+    walked, expected = walk_and_deepdiff(*pair(nct_id))
+    assert walked == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(index=st.integers(0, len(RECORDS) - 1), path=st.sampled_from(PATHS), value=json_value,
+       seed=st.integers(0, 2**32))
+def test_the_walk_finds_what_deepdiff_finds_in_odd_records(index: int, path: str, value: Any,
+                                                           seed: int) -> None:
+    old = RECORDS[index]
+    new = shuffled(changed(old, path, value), random.Random(seed))
+    for a, b in ((old, new), (new, old)):
+        walked, expected = walk_and_deepdiff(a, b)
+        assert walked == expected
