@@ -1,17 +1,23 @@
-"""What a check costs at 100,000 tracked trials, with and without the incremental fetch.
+"""What a check costs at 100,000 tracked trials, with and without the incremental fetch,
+and whether a check, `list` and `history` stay flat as the store grows.
 
 A synthetic registry of N trials made from the real records in ../shared/ctgov (ids
 rewritten; statuses verified this month and a changed trial's last update posted today,
-as the registry does: see fleet.record), served from a child process. Four checks:
+as the registry does: see fleet.record), served from a child process. Checks:
 
 1. base: the first check, every trial new (a full fetch);
 2. the same dataTimestamp: nothing to do;
 3. a 1%-changed day, incremental ([monitor] sweep_days = 7, the default);
-4. another 1%-changed day, full (sweep_days = 0, as on a sweep day).
+4. another 1%-changed day, full (sweep_days = 0, as on a sweep day);
+5. the store thickened to 10 versions per trial (older copies slipped in below each
+   trial's versions, in SQL), then a third 1%-changed day, incremental: its CPU and peak
+   RSS against check 3's.
 
 Each prints requests, bytes downloaded (answer bodies the registry sent), CPU and wall
 seconds, peak RSS of the check process, the store's size, and how many of the changed
-trials got a new version and an alert. Usage: python bench/incremental_bench.py [N]
+trials got a new version and an alert. `list` and `history` are timed (wall, process start
+included, best of 3) before and after the store is thickened, beside the time it takes
+to read a config of N ids. Usage: python bench/incremental_bench.py [N]
 """
 
 from __future__ import annotations
@@ -20,16 +26,18 @@ import json
 import sqlite3
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.check_bench import measure, store_size  # noqa: E402
+from bench.check_bench import measure, store_size, timed  # noqa: E402
 from bench.fleet import FleetServer, nct  # noqa: E402
 
 CHANGED_SHARE = 100  # 1 trial in 100 changes on a changed day
+VERSIONS = 10  # versions per trial in the thickened store
 
 
 def write_config(folder: Path, base_url: str, n: int, sweep_days: int) -> Path:
@@ -57,7 +65,12 @@ def run(n: int) -> list[dict[str, Any]]:
                 ("base check (all new)", None, 7),
                 ("same dataTimestamp", None, 7),
                 ("1% changed, incremental", "change", 7),
-                ("1% changed, full fetch", "change", 0)):
+                ("1% changed, full fetch", "change", 0),
+                (f"{VERSIONS} versions, incremental", "thicken", 7)):
+            if action == "thicken":
+                review(folder, fleet.base_url, n)
+                thicken(folder / "bench.db", VERSIONS)
+                action = "change"
             if action == "change":
                 fleet.change(max(1, n // CHANGED_SHARE))
             config = write_config(folder, fleet.base_url, n, sweep_days)
@@ -71,7 +84,42 @@ def run(n: int) -> list[dict[str, Any]]:
             row["share"] = row["bytes"] / full_bytes if full_bytes else 1.0
             rows.append(row)
             print(format_row(row), flush=True)
+        review(folder, fleet.base_url, n)
     return rows
+
+
+def review(folder: Path, base_url: str, n: int) -> None:
+    """`list` and `history` on the store as it stands, and what reading the config costs."""
+    from monitor.config import load
+
+    with sqlite3.connect(folder / "bench.db") as db:
+        stored = db.execute("SELECT count(*) FROM versions").fetchone()[0]
+    config = write_config(folder, base_url, n, 7)
+    started = time.perf_counter()
+    load(config)
+    print(f"  store of {stored:,} versions, {store_size(folder) / 1e9:.1f} GB; reading the "
+          f"config of {n:,} ids takes {time.perf_counter() - started:.2f} s", flush=True)
+    reviewed = nct(n // 2 // CHANGED_SHARE * CHANGED_SHARE)  # changes on every changed day
+    for args in (["list"], ["history", reviewed], ["history", reviewed, "--json"]):
+        best = min(timed(config, args) for _ in range(3))
+        print(f"  ctmonitor {' '.join(args):<28} {best:.2f} s (wall, best of 3, process start "
+              "included)", flush=True)
+
+
+def thicken(path: Path, versions: int) -> None:
+    """Give every trial `versions` versions or more: copies of its first version slipped in
+    below the versions it has (a store that has been checked for a long time)."""
+    with sqlite3.connect(path) as db:
+        extra = versions - db.execute("SELECT min(latest_version) FROM trials").fetchone()[0]
+        db.execute("UPDATE versions SET number = number + 1000000")
+        db.execute("UPDATE versions SET number = number - 1000000 + ?", (extra,))
+        for number in range(1, extra + 1):
+            db.execute("INSERT INTO versions (nct_id, number, fetched_at, last_update, "
+                       "data_timestamp, hash, status, snapshot, events, summary, source) "
+                       "SELECT nct_id, ?, fetched_at, last_update, data_timestamp, hash, status, "
+                       "snapshot, '[]', summary, source FROM versions WHERE number = ?",
+                       (number, extra + 1))
+        db.execute("UPDATE trials SET latest_version = latest_version + ?", (extra,))
 
 
 def format_row(row: dict[str, Any]) -> str:

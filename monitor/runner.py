@@ -140,12 +140,10 @@ class Check:
                              datetime.now(UTC))
             self.result.since, self.result.at_risk = self.plan.since, self.plan.at_risk
             return ids
-        trials = {t.nct_id: t for t in self.store.versions.trials(ids)}
-        pending = [i for i in ids if (not trials[i].latest_version or trials[i].last_error)
-                   and not trials[i].missing_since]
-        waiting = set(pending)
+        owed = self.store.versions.owed()
+        pending = [i for i in ids if i in owed]
         self.result.fresh = not pending
-        self.result.unchanged = [i for i in ids if i not in waiting]
+        self.result.unchanged = [i for i in ids if i not in owed]
         return pending
 
     def fetch(self, ids: list[str]) -> None:

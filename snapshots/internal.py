@@ -14,8 +14,6 @@ import html
 import re
 from typing import Any
 
-from bs4 import BeautifulSoup, NavigableString, Tag
-
 MARKDOWN_FIELDS = frozenset({"briefSummary", "detailedDescription", "eligibilityCriteria",
                              "description"})
 BLOCK_TAGS = re.compile(r"<(p|ul|ol|li|br)\b", re.I)
@@ -38,41 +36,11 @@ def from_internal(value: Any, key: str = "") -> Any:
 
 def text(value: str, markdown: bool) -> str:
     if markdown and BLOCK_TAGS.search(value):
-        return _blocks(BeautifulSoup(value, "html.parser"))
+        from snapshots.blocks import blocks  # BeautifulSoup loads only for such HTML
+
+        return blocks(value)
     plain = html.unescape(INLINE_TAG.sub("", value))
     return ESCAPED.sub(r"\\\1", plain) if markdown else plain
-
-
-def _blocks(node: Tag, depth: int = 0) -> str:
-    """Paragraphs apart by a blank line, list items by a line break, as API v2 writes."""
-    parts: list[str] = []
-    for child in node.children:
-        if isinstance(child, NavigableString):
-            if child.strip():
-                parts.append(_escape(str(child)).strip())
-        elif not isinstance(child, Tag):
-            continue
-        elif child.name in ("ul", "ol"):
-            parts.append(_list(child, depth))
-        elif child.name == "br":
-            continue
-        else:
-            parts.append(_blocks(child, depth) if child.find(["p", "ul", "ol"]) else
-                         _escape(child.get_text()).strip())
-    return "\n\n".join(p for p in parts if p)
-
-
-def _list(node: Tag, depth: int) -> str:
-    lines = []
-    for number, item in enumerate(node.find_all("li", recursive=False), start=1):
-        marker = f"{number}. " if node.name == "ol" else "* "
-        body = _blocks(item, depth + 1).replace("\n\n", "\n")
-        lines.append("  " * depth + marker + body.lstrip())
-    return "\n".join(lines)
-
-
-def _escape(value: str) -> str:
-    return ESCAPED.sub(r"\\\1", value)
 
 
 UNRENDERED = ("resultsSection", "annotationSection", "documentSection")

@@ -104,6 +104,14 @@ class VersionLog:
         with self.db.transaction() as conn:
             return [Trial(*row) for row in conn.execute(query)]
 
+    def owed(self) -> set[str]:
+        """Trials without a version, or whose last fetch failed, that the registry has not
+        said are gone: what a check still owes them when the registry has not refreshed."""
+        with self.db.transaction() as conn:
+            return set(conn.execute(select(trials.c.nct_id).where(
+                (trials.c.latest_version == 0) | trials.c.last_error.is_not(None),
+                trials.c.missing_since.is_(None))).scalars())
+
     def latest_hashes(self, ids: list[str]) -> dict[str, str | None]:
         with self.db.transaction() as conn:
             rows = conn.execute(select(trials.c.nct_id, trials.c.latest_hash)
