@@ -13,12 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from monitor import config, health, views
+from monitor import config, health, views, web
 from monitor.backfill import Backfill, due
 from monitor.exits import ExitStatus
 from monitor.registry import RegistryClient
 from monitor.result import CheckResult
 from monitor.runner import connect, run_check
+from monitor.scheduler import run_daemon
 from monitor.tracking import edit_ids, parse_ids
 from notifiers import Environment, build_notifiers
 from notifiers.courier import attempt
@@ -104,8 +105,6 @@ def backfill(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.scheduler import run_daemon  # the daemon and the page load only to run
-
     return run_daemon(settings_of(args), now=args.now)
 
 
@@ -114,8 +113,6 @@ def serve(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     settings = replace(settings, web=replace(settings.web, host=args.host or settings.web.host,
                                              port=args.port or settings.web.port))
-    from monitor import web  # starlette and uvicorn load only to serve
-
     stop = threading.Event()
     with web.Page(settings) as page:
         for signum in (signal.SIGTERM, signal.SIGINT):
