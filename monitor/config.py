@@ -220,7 +220,9 @@ class Loader:
         if isinstance(value, dict):
             return {k: self.expand(v, f"{key}.{k}" if key else k) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.expand(v, f"{key}[{i}]") for i, v in enumerate(value)]
+            # a plain string needs no key to be named: [trials] ids may hold 100,000 of them
+            return [v if isinstance(v, str) and "${" not in v else self.expand(v, f"{key}[{i}]")
+                    for i, v in enumerate(value)]
         if isinstance(value, str):
             return ENV_REF.sub(lambda m: self.env(m.group(1), key), value)
         return value

@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.background import BackgroundScheduler
-
 from monitor import health, views, web
 from monitor.config import Settings
 from monitor.registry import RegistryClient
@@ -130,6 +128,8 @@ def _serve(daemon: Daemon, settings: Settings, now: bool) -> int:
     if daemon.stopping.is_set():
         log.info("ctmonitor daemon stopped")
         return 0
+    from apscheduler.schedulers.background import BackgroundScheduler  # only for the daemon
+
     scheduler = BackgroundScheduler(
         timezone=ZoneInfo(settings.monitor.timezone),
         job_defaults={"coalesce": True, "max_instances": 1,

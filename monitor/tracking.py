@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
-
 from monitor.config import parse_nct, read_text
 from snapshots.errors import ConfigError
 
@@ -25,6 +22,9 @@ def parse_ids(values: list[str]) -> list[str]:
 def edit_ids(path: Path, add: list[str] | None = None,
              remove: list[str] | None = None) -> tuple[list[str], list[str]]:
     """Add and remove ids in the file; return (changed ids, ids that needed no change)."""
+    import tomlkit  # loaded only to edit the file
+    from tomlkit.exceptions import TOMLKitError
+
     try:
         doc = tomlkit.parse(read_text(path))
     except TOMLKitError as exc:

@@ -7,6 +7,7 @@ the page can neither write nor hold up a check. Everything it needs is served by
 
 from __future__ import annotations
 
+import functools
 import hmac
 import math
 import socket
@@ -16,12 +17,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import anyio.to_thread
-import uvicorn
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -29,6 +28,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 from monitor import health, views
 from monitor.chart import chart, version_date
@@ -65,10 +67,18 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 HERE = Path(__file__).resolve().parent
-TEMPLATES = Environment(loader=PackageLoader("monitor", "templates"),
-                        autoescape=select_autoescape(["html", "j2", "xml"]),
-                        trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-TEMPLATES.filters.update(status=lambda v: enum_text(v) if v else "-", show=show)
+
+
+@functools.cache
+def templates() -> Environment:
+    """The page's templates, made (and jinja2 imported) the first time a page is drawn."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("monitor", "templates"),
+                      autoescape=select_autoescape(["html", "j2", "xml"]),
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    env.filters.update(status=lambda v: enum_text(v) if v else "-", show=show)
+    return env
 
 
 @dataclass(frozen=True)
@@ -127,7 +137,7 @@ class History:
 
 # -- pages ------------------------------------------------------------------------------------
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    page = TEMPLATES.get_template(name).render(request=request, **context)
+    page = templates().get_template(name).render(request=request, **context)
     return HTMLResponse(page, status_code)
 
 
@@ -245,7 +255,7 @@ def feed(request: Request) -> Response:
         trial = history.trial(nct_id)
     entries = change_entries(history, "", "", nct_id or "", FEED_ENTRIES, 0)
     base = history.settings.web.base_url or str(request.base_url).rstrip("/")
-    body = TEMPLATES.get_template("feed.atom.j2").render(
+    body = templates().get_template("feed.atom.j2").render(
         entries=entries, trial=trial, base=base, self_url=str(request.url.remove_query_params(
             "token")), updated=entries[0][0].fetched_at if entries else "1970-01-01T00:00:00Z")
     return Response(body, media_type="application/atom+xml")
@@ -431,6 +441,8 @@ class Page:
             raise
         host = settings.web.host if ":" not in settings.web.host else f"[{settings.web.host}]"
         self.address = f"http://{host}:{self.sock.getsockname()[1]}/"
+        import uvicorn  # 38 ms with asyncio: loaded only by the commands that serve
+
         config = uvicorn.Config(create_app(settings, self.store), log_level="warning",
                                 access_log=False, lifespan="on", server_header=False,
                                 timeout_graceful_shutdown=STOP_SECONDS)

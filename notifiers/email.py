@@ -6,14 +6,12 @@ inert; the text part is the console's wording of the same alerts (render.text_bo
 
 from __future__ import annotations
 
+import functools
 import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any
-
-from jinja2 import Environment as Templates
-from jinja2 import PackageLoader, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from notifiers.base import Fail, Notifier, RetryableDelivery
 from notifiers.render import (
@@ -27,10 +25,20 @@ from notifiers.render import (
 )
 from snapshots.fields import Field
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SEVERITY_COLOURS = {"critical": "#b00020", "notable": "#b35c00", "minor": "#555555"}
-TEMPLATES = Templates(loader=PackageLoader("notifiers", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]))
+
+
+@functools.cache
+def templates() -> Environment:
+    """The email's templates, made (and jinja2 imported) for the first email."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(loader=PackageLoader("notifiers", "templates"),
+                       autoescape=select_autoescape(["html", "j2"]))
 
 
 class EmailNotifier(Notifier):
@@ -111,7 +119,7 @@ def render_html(messages: list[dict[str, Any]]) -> str:
                                "line": watch_trial_line(t).split(" — ", 1)[1]}
                               for t in m.get("trials", [])]}
              for m in messages]
-    return TEMPLATES.get_template("email.html.j2").render(
+    return templates().get_template("email.html.j2").render(
         headline=title(messages), messages=shown, colours=SEVERITY_COLOURS)
 
 
