@@ -29,9 +29,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-if TYPE_CHECKING:
-    from jinja2 import Environment
-
 from monitor import health, views
 from monitor.chart import chart, version_date
 from monitor.config import Settings, WebSettings, parse_nct
@@ -49,6 +46,9 @@ from snapshots.events import (
 from snapshots.store import Store
 from snapshots.versions import LastChange, Trial, Version
 from snapshots.wording import enum_text, show, word_edits
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 TRIALS_PER_PAGE = 100
 CHANGES_PER_PAGE = 50

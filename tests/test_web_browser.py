@@ -33,6 +33,8 @@ from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +92,8 @@ def test_find_a_trial_open_it_and_see_what_changed(site: str, browser: Any) -> N
     screenshot(browser, "overview.png")
     box = browser.find_element(By.ID, "q")
     box.send_keys("tislelizumab", Keys.ENTER)
+    # a key press does not wait for the page it submits, as a click does: wait for it
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(box))
     rows = browser.find_elements(By.CSS_SELECTOR, "tbody tr")
     assert len(rows) == 1 and "NCT05935098" in rows[0].text
     assert "Terminated" in rows[0].text
