@@ -61,40 +61,40 @@ def run(n: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp, FleetServer(n, recent=True) as fleet:
         folder = Path(tmp)
         full_bytes = None
+        changed = max(1, n // CHANGED_SHARE)
         for name, action, sweep_days in (
                 ("base check (all new)", None, 7),
                 ("same dataTimestamp", None, 7),
                 ("1% changed, incremental", "change", 7),
                 ("1% changed, full fetch", "change", 0),
                 (f"{VERSIONS} versions, incremental", "thicken", 7)):
+            config = write_config(folder, fleet.base_url, n, sweep_days)
             if action == "thicken":
-                review(folder, fleet.base_url, n)
+                review(folder, config, n)
                 thicken(folder / "bench.db", VERSIONS)
                 action = "change"
             if action == "change":
-                fleet.change(max(1, n // CHANGED_SHARE))
-            config = write_config(folder, fleet.base_url, n, sweep_days)
+                fleet.change(changed)
             sent, alerted = fleet.bytes_sent(), alerts(folder) if rows else 0
             row = measure(config)
             row.update(scenario=name, bytes=fleet.bytes_sent() - sent,
                        store=store_size(folder), alerted=alerts(folder) - alerted,
-                       changed=max(1, n // CHANGED_SHARE) if action else 0)
+                       changed=changed if action else 0)
             if name.startswith("base"):
                 full_bytes = row["bytes"]
             row["share"] = row["bytes"] / full_bytes if full_bytes else 1.0
             rows.append(row)
             print(format_row(row), flush=True)
-        review(folder, fleet.base_url, n)
+        review(folder, config, n)
     return rows
 
 
-def review(folder: Path, base_url: str, n: int) -> None:
+def review(folder: Path, config: Path, n: int) -> None:
     """`list` and `history` on the store as it stands, and what reading the config costs."""
     from monitor.config import load
 
     with sqlite3.connect(folder / "bench.db") as db:
         stored = db.execute("SELECT count(*) FROM versions").fetchone()[0]
-    config = write_config(folder, base_url, n, 7)
     started = time.perf_counter()
     load(config)
     print(f"  store of {stored:,} versions, {store_size(folder) / 1e9:.1f} GB; reading the "

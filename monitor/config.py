@@ -23,7 +23,7 @@ from notifiers.courier import DeliverySettings
 from snapshots.errors import ConfigError
 from snapshots.events import CATEGORIES, SEVERITIES, WATCH_CATEGORY
 from snapshots.fields import Field
-from snapshots.store import sqlite_url
+from snapshots.store import POSTGRES_SCHEMES, sqlite_url
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -293,7 +293,8 @@ class Loader:
             return sqlite_url((self.path.parent / (table["path"] or DEFAULT_STORE)).resolve())
         if table["path"] is not None:
             raise self.fail("store", "set path (an SQLite file) or url (PostgreSQL), not both")
-        if not re.match(r"^postgresql(\+psycopg)?://", table["url"]):
+        scheme, separator, _ = table["url"].partition("://")
+        if not separator or scheme not in POSTGRES_SCHEMES:
             raise self.fail("store.url", "expected a postgresql:// URL, got a value that is not")
         return str(table["url"])
 
