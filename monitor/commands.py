@@ -53,8 +53,10 @@ def opened(settings: config.Settings) -> Iterator[Store]:
 
 
 def out(lines: str | list[str]) -> None:
-    for line in [lines] if isinstance(lines, str) else lines:
-        print(line, file=sys.stdout)
+    """Print a line, or lines (in one write: `list` may print 100,000)."""
+    lines = [lines] if isinstance(lines, str) else lines
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
 
 
 # -- checking -------------------------------------------------------------------------------

@@ -6,12 +6,10 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ijson
 import orjson
-import requests
-import urllib3
 
 from monitor import __version__
 from monitor.config import RegistrySettings
@@ -19,8 +17,13 @@ from snapshots.errors import RegistryError
 from snapshots.retry import backoff, retry_after
 from snapshots.wording import clip
 
-USER_AGENT = (f"ctmonitor/{__version__} (a change monitor for tracked ClinicalTrials.gov "
-              f"records; python-requests/{requests.__version__})")
+if TYPE_CHECKING:
+    import requests
+
+# requests (with urllib3, 95 ms) is imported where a request is made, not when the module
+# loads: the commands that only read the store (list, history, ...) never make one.
+USER_AGENT = ("ctmonitor/{} (a change monitor for tracked ClinicalTrials.gov records; "
+              "python-requests/{})")
 MAX_URL_BYTES = 6000
 PAGE_SIZE = 1000
 MAX_BACKOFF_SECONDS = 120.0  # a registry retry waits no longer, Retry-After or not
@@ -108,9 +111,11 @@ class RegistryClient:
     def __init__(self, settings: RegistrySettings, session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        import requests
+
         self.settings = settings
         self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["User-Agent"] = USER_AGENT.format(__version__, requests.__version__)
         self.sleep = sleep
         self.clock = clock
         self.requests = 0
@@ -237,10 +242,10 @@ class RegistryClient:
         """The /studies URL for one page; commas stay unescaped so more ids fit a URL."""
         query = f"filter.ids={','.join(ids)}&pageSize={PAGE_SIZE}"
         if updated_since:
-            query += "&filter.advanced=" + requests.utils.quote(
+            query += "&filter.advanced=" + urllib.parse.quote(
                 f"AREA[LastUpdatePostDate]RANGE[{updated_since},MAX]", safe="")
         if token:
-            query += "&pageToken=" + requests.utils.quote(token, safe="")
+            query += "&pageToken=" + urllib.parse.quote(token, safe="")
         return f"{self.settings.base_url}/studies?{query}"
 
     def _fetch_batch(self, batch: list[str], updated_since: str | None
@@ -276,6 +281,8 @@ class RegistryClient:
         The answer comes back as soon as its headers do; its body is the caller's to read
         (body(), or a PageReader), within answer_timeout.
         """
+        import requests
+
         attempts = self.settings.retries + 1
         for attempt in range(1, attempts + 1):
             self._pace()
@@ -349,6 +356,9 @@ class BodyReader:
         if time.monotonic() > self.deadline:
             raise RegistryError(f"registry: answer for {self.what} took longer than "
                                 f"{self.seconds:g} s; stopped reading it")
+        import requests
+        import urllib3
+
         try:
             return bytes(self.response.raw.read1(size if size > 0 else 65536,
                                                  decode_content=True))

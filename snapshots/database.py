@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Engine
@@ -14,6 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from snapshots.errors import StoreError
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # every time the store writes, in UTC
+# Values in one IN (...): a statement takes at most 65,535 parameters on PostgreSQL (and
+# 32,766 on many SQLite builds), and a check may name 100,000 trials.
+MAX_IN = 10_000
+
+T = TypeVar("T")
 
 
 def utcnow() -> str:
@@ -48,6 +53,12 @@ class Database:
         else:
             with self.transaction() as own:
                 yield own
+
+
+def chunks(values: list[T], size: int = MAX_IN) -> Iterator[list[T]]:
+    """values in lists of at most size, for one IN (...) each."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def reason(exc: Exception) -> str:

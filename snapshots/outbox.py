@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
-from snapshots.database import TIMESTAMP_FORMAT, Database, insert_new, row_fields, utcnow
+from snapshots.database import (
+    TIMESTAMP_FORMAT,
+    Database,
+    chunks,
+    insert_new,
+    row_fields,
+    utcnow,
+)
 from snapshots.schema import outbox
 
 KEEP_DONE_DELIVERIES_DAYS = 90
@@ -79,17 +86,19 @@ class Outbox:
 
     def mark_delivered(self, ids: list[int]) -> None:
         with self.db.transaction() as conn:
-            conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
-                status="done", delivered_at=utcnow(), attempts=outbox.c.attempts + 1))
+            for chunk in chunks(ids):  # a digest may carry more alerts than one IN takes
+                conn.execute(update(outbox).where(outbox.c.id.in_(chunk)).values(
+                    status="done", delivered_at=utcnow(), attempts=outbox.c.attempts + 1))
 
     def mark_attempt(self, ids: list[int], error: str, next_at: float, give_up: bool,
                      attempts: int | None = None) -> None:
         """Record failed tries: attempts is the count so far (one more when None)."""
         count = outbox.c.attempts + 1 if attempts is None else attempts
         with self.db.transaction() as conn:
-            conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
-                attempts=count, last_error=error, next_attempt_at=next_at,
-                status="failed" if give_up else "pending"))
+            for chunk in chunks(ids):
+                conn.execute(update(outbox).where(outbox.c.id.in_(chunk)).values(
+                    attempts=count, last_error=error, next_attempt_at=next_at,
+                    status="failed" if give_up else "pending"))
 
     def recent(self, status: str | None = None, limit: int = 100) -> list[Delivery]:
         """The newest alerts, of one status when given."""

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import random
 
-from urllib3.exceptions import InvalidHeader
-from urllib3.util.retry import Retry
-
-_PARSER = Retry()
-
 
 def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), if any."""
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), if any.
+    urllib3's parser reads it; urllib3 loads here, with the answer that carried one, so
+    that the commands that make no request do not load it (with requests, 95 ms)."""
     if not value:
         return None
+    from urllib3.exceptions import InvalidHeader
+    from urllib3.util.retry import Retry
+
     try:
-        return float(_PARSER.parse_retry_after(value.strip()))
+        return float(Retry().parse_retry_after(value.strip()))
     except InvalidHeader:
         return None
 

@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from snapshots.database import Database, utcnow
+from snapshots.database import MAX_IN, Database, chunks, utcnow
 from snapshots.diff import diff_stored
 from snapshots.events import ChangeEvent, one_line
 from snapshots.normalise import Snapshot, status_module
@@ -98,11 +98,15 @@ class VersionLog:
                 conn.execute(insert(trials), rows)
 
     def trials(self, ids: Iterable[str] | None = None) -> list[Trial]:
+        """The trials named (all when ids is None). A long list is not sent as an IN (...):
+        the table is read whole and sifted here, which is also quicker at 100,000."""
+        wanted = None if ids is None else set(ids)
         query = select(*TRIAL_COLUMNS)
-        if ids is not None:
-            query = query.where(trials.c.nct_id.in_(list(ids)))
+        if wanted is not None and len(wanted) <= MAX_IN:
+            query = query.where(trials.c.nct_id.in_(wanted))
         with self.db.transaction() as conn:
-            return [Trial(*row) for row in conn.execute(query)]
+            rows = conn.execute(query).all()
+        return [Trial(*row) for row in rows if wanted is None or row[0] in wanted]
 
     def owed(self) -> set[str]:
         """Trials without a version, or whose last fetch failed, that the registry has not
@@ -135,8 +139,9 @@ class VersionLog:
         if not ids:
             return
         with self.db.transaction() as conn:
-            conn.execute(update(trials).where(trials.c.nct_id.in_(ids))
-                         .values(last_checked_at=when, last_error=None, missing_since=None))
+            for chunk in chunks(ids):
+                conn.execute(update(trials).where(trials.c.nct_id.in_(chunk))
+                             .values(last_checked_at=when, last_error=None, missing_since=None))
 
     def mark_failed(self, nct_id: str, error: str) -> None:
         with self.db.transaction() as conn:

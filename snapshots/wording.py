@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ TEXT_LIMIT = 80
 DIFF_PIECES = 3
 
 
+@functools.lru_cache(maxsize=1024)  # a few dozen values, read 100,000 times by `list`
 def enum_text(value: str) -> str:
     """RECRUITING -> Recruiting, PHASE2 -> Phase 2, NO_INTERVENTION -> No intervention."""
     if value in STATUS_NAMES:

@@ -38,6 +38,20 @@ def test_python_dash_m_is_the_same_program() -> None:
     assert done.stdout.startswith("ctmonitor ")
 
 
+# Libraries that only some commands use, imported where those commands use them: every
+# command's start is what `list` and `history` cost (issue 14), and these are 0.26 s of it.
+LOADED_WHEN_USED = ("requests", "urllib3", "bs4", "uvicorn", "jinja2", "tomlkit", "rich",
+                    "sqlalchemy.dialects.postgresql", "apscheduler.schedulers")
+
+
+def test_the_program_starts_without_the_libraries_only_some_commands_use() -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, monitor.cli; "
+         f"print(' '.join(m for m in {LOADED_WHEN_USED!r} if m in sys.modules))"],
+        capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []
+
+
 def test_compare_reads_a_pair_as_a_clinician(capsys: pytest.CaptureFixture[str]) -> None:
     old = shared("pairs", "NCT05935098_2026-03-12.json")
     new = shared("pairs", "NCT05935098_2026-03-13.json")

@@ -72,6 +72,7 @@ def test_env_var_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize(("text", "expected"), [
     ('[trials]\nids = ["NCT123"]\n', r"trials\.ids\[0\]: expected an NCT id"),
     ('[trials]\nids = ["NCT05935098", 7]\n', r"trials\.ids\[1\]: expected an NCT id"),
+    ('[trials]\nids = ["NCT05935098\\nNCT01000001"]\n', r"trials\.ids\[0\]: expected an NCT"),
     ('[monitor]\nschedule = "every day"\n', r"monitor\.schedule: expected a 5-field cron"),
     ('[monitor]\nschedule = "0 25 * * *"\n', r"monitor\.schedule: expected a valid cron"),
     ('[monitor]\ntimezone = "Mars/Base"\n', r"monitor\.timezone: expected an IANA time zone"),
@@ -87,7 +88,7 @@ def test_env_var_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     ('[notifiers.x]\ntype = "webhook"\nurl = "${CTM_TEST_UNSET}"\n',
      r"notifiers\.x\.url: environment variable CTM_TEST_UNSET is not set"),
     ('[notifiers.x]\ntype = "console"\nmode = "weekly"\n', r'notifiers\.x\.mode: expected one of'),
-    ("[trials\nids = 3", r"not valid TOML"),
+    ("[trials\nids = 3", r"not valid TOML: .*\(at line 1, column \d+\)"),
 ])
 def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path, text: str,
                                                      expected: str) -> None:
@@ -108,6 +109,20 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_ids_are_upper_cased_and_deduplicated(tmp_path: Path) -> None:
     settings = config.load(write(tmp_path, '[trials]\nids = ["nct05935098", "NCT05935098"]\n'))
     assert settings.trial_ids == ("NCT05935098",)
+
+
+def test_a_long_list_of_ids_reads_whole_and_names_the_one_bad_id(tmp_path: Path) -> None:
+    ids = [f"NCT{n:08d}" for n in range(5000, 0, -1)]
+    settings = config.load(write(tmp_path, f"[trials]\nids = {ids + ids[:3]}\n".replace("'", '"')))
+    assert settings.trial_ids == tuple(ids)  # in the config's order, once each
+    with pytest.raises(ConfigError, match=r"trials\.ids\[5000\]: .* got 'NCT0001'"):
+        config.load(write(tmp_path, f"[trials]\nids = {ids + ['NCT0001']}\n".replace("'", '"')))
+
+
+def test_env_var_in_a_list_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CTM_TRIAL", "NCT05935098")
+    settings = config.load(write(tmp_path, '[trials]\nids = ["NCT01000001", "${CTM_TRIAL}"]\n'))
+    assert settings.trial_ids == ("NCT01000001", "NCT05935098")
 
 
 def test_secrets_are_never_echoed_in_errors(tmp_path: Path,

@@ -58,6 +58,20 @@ def test_a_failure_inside_the_transaction_leaves_no_half_version(store: Store) -
     assert store.outbox.recent() == []
 
 
+def test_more_trials_than_one_statement_takes_parameters(store: Store) -> None:
+    """PostgreSQL refuses a statement of more than 65,535 parameters; a check of 70,000
+    trials names them all, to read them, to mark them checked, to mark their alerts sent."""
+    ids = [f"NCT{n:08d}" for n in range(70_000)]
+    store.versions.ensure_trials(ids)
+    store.versions.mark_checked(ids, "2026-11-23T15:00:00Z")
+    found = store.versions.trials(ids)
+    assert sorted(t.nct_id for t in found) == ids
+    assert {t.last_checked_at for t in found} == {"2026-11-23T15:00:00Z"}
+    assert [t.nct_id for t in store.versions.trials(ids[:2] + ["NCT99999999"])] == ids[:2]
+    store.outbox.mark_delivered(list(range(1, 70_001)))  # no such alerts: nothing to mark
+    assert store.outbox.recent() == []
+
+
 def test_one_writer_at_a_time(store: Store, store_url: str) -> None:
     other = Store.open(store_url)
     try:
