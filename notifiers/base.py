@@ -30,20 +30,20 @@ class ChannelSettings:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class Environment:
-    """The outside world a channel talks to, passed in so tests can swap it."""
-
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    session: requests.Session = field(default_factory=lambda: new_session())
-    timeout: float = TIMEOUT_SECONDS  # [delivery] timeout: one answer of a channel
-
-
 def new_session() -> requests.Session:
     """A requests session; requests (95 ms to import) loads only when a channel is built."""
     import requests
 
     return requests.Session()
+
+
+@dataclass
+class Environment:
+    """The outside world a channel talks to, passed in so tests can swap it."""
+
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    session: requests.Session = field(default_factory=new_session)
+    timeout: float = TIMEOUT_SECONDS  # [delivery] timeout: one answer of a channel
 
 
 class RetryableDelivery(DeliveryError):

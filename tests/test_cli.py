@@ -144,8 +144,11 @@ def test_ctrl_c_during_a_check_exits_130(tmp_path: Path, registry: Any) -> None:
     registry.put(study("NCT01000001"))
     registry.faults.append(Fault("/version", 200, body="{}", delay=30))
     config = write_config(tmp_path, registry.base_url, ["NCT01000001"])
+    # Started as from a terminal: a shell starts background jobs with SIGINT ignored, and
+    # Python keeps it so (no KeyboardInterrupt), which a suite run with `&` passes down.
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "check"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 20
     while not registry.requests_to("/version") and time.monotonic() < deadline:
         time.sleep(0.05)  # polling for the request to arrive, not for timing
