@@ -17,13 +17,15 @@ Each prints requests, bytes downloaded (answer bodies the registry sent), CPU an
 seconds, peak RSS of the check process, the store's size, and how many of the changed
 trials got a new version and an alert. `list` and `history` are timed (wall, process start
 included, best of 3) before and after the store is thickened, beside the time it takes
-to read a config of N ids. Usage: python bench/incremental_bench.py [N]
+to read a config of N ids and the floor under `list` (a bare script that prints the same
+rows, and importing SQLAlchemy). Usage: python bench/incremental_bench.py [N]
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,8 +91,20 @@ def run(n: int) -> list[dict[str, Any]]:
     return rows
 
 
+# What `list` costs with none of the program: its columns read with sqlite3, one line
+# printed per trial; no config, no SQLAlchemy, no status names or clipping.
+BARE_LIST = """
+import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("SELECT nct_id, latest_status, latest_version, "
+    "last_checked_at, title, missing_since, last_error, alias_of FROM trials").fetchall()
+sys.stdout.write("".join(f"{i}  {s:<24} {v:>3} versions  checked {c or 'never':<20}  "
+                         f"{(t or '')[:60]}\\n" for i, s, v, c, t, *_ in rows))
+"""
+
+
 def review(folder: Path, config: Path, n: int) -> None:
-    """`list` and `history` on the store as it stands, and what reading the config costs."""
+    """`list` and `history` on the store as it stands, what reading the config costs, and
+    the floor under `list`: the bare script above, and importing SQLAlchemy."""
     from monitor.config import load
 
     with sqlite3.connect(folder / "bench.db") as db:
@@ -104,6 +118,16 @@ def review(folder: Path, config: Path, n: int) -> None:
         best = min(timed(config, args) for _ in range(3))
         print(f"  ctmonitor {' '.join(args):<28} {best:.2f} s (wall, best of 3, process start "
               "included)", flush=True)
+    for label, script in (("bare list script", [BARE_LIST, str(folder / "bench.db")]),
+                          ("import sqlalchemy", ["import sqlalchemy"])):
+        best = min(wall([sys.executable, "-c", *script]) for _ in range(3))
+        print(f"  {label:<38} {best:.2f} s (floor under `list`)", flush=True)
+
+
+def wall(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
 def thicken(path: Path, versions: int) -> None:
