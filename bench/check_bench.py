@@ -131,9 +131,14 @@ def timed(config: Path, args: list[str]) -> float:
     written by the first run (callers take the best of three)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(config.parent / "pycache")
+    return wall([sys.executable, "-m", "monitor", "--config", str(config), *args],
+                cwd=ROOT, env=env)
+
+
+def wall(command: list[str], **options: Any) -> float:
+    """Wall seconds of one command, which must succeed (options go to subprocess.run)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), *args],
-                   check=True, capture_output=True, cwd=ROOT, env=env)
+    subprocess.run(command, check=True, capture_output=True, **options)
     return time.perf_counter() - started
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.check_bench import measure, store_size, timed  # noqa: E402
+from bench.check_bench import measure, store_size, timed, wall  # noqa: E402
 from bench.fleet import FleetServer, nct  # noqa: E402
 
 CHANGED_SHARE = 100  # 1 trial in 100 changes on a changed day
@@ -122,12 +121,6 @@ def review(folder: Path, config: Path, n: int) -> None:
                           ("import sqlalchemy", ["import sqlalchemy"])):
         best = min(wall([sys.executable, "-c", *script]) for _ in range(3))
         print(f"  {label:<38} {best:.2f} s (floor under `list`)", flush=True)
-
-
-def wall(command: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - started
 
 
 def thicken(path: Path, versions: int) -> None:
