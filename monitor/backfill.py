@@ -19,6 +19,7 @@ from snapshots.normalise import normalise
 from snapshots.store import Store
 
 RETRY_AFTER_HOURS = 24  # a failed backfill is tried again by a check at most once a day
+MAX_FAILURES_IN_A_ROW = 3  # then the endpoint is taken to be down, not these trials' history
 
 
 @dataclass
@@ -26,6 +27,8 @@ class BackfillReport:
     trials: int = 0
     loaded: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    stopped: str | None = None  # why it stopped before the last trial
+    endpoint_down: bool = False
 
 
 class Backfill:
@@ -41,6 +44,9 @@ class Backfill:
         self.report = BackfillReport()
 
     def run(self, ids: list[str]) -> BackfillReport:
+        """Each trial in turn; after MAX_FAILURES_IN_A_ROW failures in a row the endpoint is
+        down, and the trials left wait (report.stopped says so)."""
+        in_a_row = 0
         for nct_id in ids:
             self.between()
             self.report.trials += 1
@@ -49,7 +55,14 @@ class Backfill:
             except RegistryError as exc:
                 self.report.failed[nct_id] = str(exc)
                 self.store.versions.mark_backfill(nct_id, utcnow(), str(exc))
+                in_a_row += 1
+                if in_a_row >= MAX_FAILURES_IN_A_ROW and nct_id != ids[-1]:
+                    self.report.endpoint_down = True
+                    self.report.stopped = (f"backfill: history endpoint unreachable ({exc}); "
+                                           f"retrying after {RETRY_AFTER_HOURS} hours")
+                    break
             else:
+                in_a_row = 0
                 self.store.versions.mark_backfill(nct_id, utcnow(), None)
         return self.report
 

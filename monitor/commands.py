@@ -64,7 +64,7 @@ def check(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     with opened(settings) as store, store.writer_lock():
         result = check_once(settings, store)
-    out(views.check_summary(result))
+    out([views.check_summary(result), *views.failure_lines(result)])
     return ExitStatus.DELIVERY_FAILED if result.delivery.failed else ExitStatus.OK
 
 

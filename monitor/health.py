@@ -9,6 +9,7 @@ from monitor import views
 from monitor.config import Settings
 from monitor.schedule import next_check
 from notifiers.alerts import monitor_alerts
+from snapshots.checklog import FAILING_OUTCOMES
 from snapshots.database import parse_utc
 from snapshots.store import Store
 
@@ -17,7 +18,8 @@ STALE = "health.stale_since"
 
 
 def review(settings: Settings, store: Store, ok: bool, error: str | None = None) -> None:
-    """After a check: queue a failure alert after N failures in a row, a recovery after one."""
+    """After a check: queue a failure alert after N failures in a row (a check that failed,
+    or one in which trials failed), a recovery after one check with none."""
     failing_since = store.get_meta(FAILING)
     if ok:
         if failing_since:
@@ -33,14 +35,15 @@ def review(settings: Settings, store: Store, ok: bool, error: str | None = None)
         since = store.checks.last(streak)[-1].started_at
         store.outbox.enqueue(monitor_alerts(
             settings.alerts, "monitor.failing", f"ctmonitor is failing: {streak} checks in a "
-            f"row did not complete (last error: {error or 'unknown'})", f"failing:{since}"))
+            f"row failed or left trials failing (last error: {error or 'unknown'})",
+            f"failing:{since}"))
         store.set_meta(FAILING, since)
 
 
 def failed_streak(store: Store, limit: int = 1000) -> int:
     streak = 0
     for check in store.checks.last(limit):
-        if check.outcome != "failed":
+        if check.outcome not in FAILING_OUTCOMES:
             break
         streak += 1
     return streak

@@ -31,6 +31,7 @@ ERROR_TEXT_LIMIT = 120
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_EMPTY_PAGES = 10  # pages with no study that one request may page through
 MAX_PAGES = 500  # pages one request may take at all (a search of 500,000 trials)
+HISTORY_ATTEMPTS = 2  # the history endpoints are optional: a short try, then backfill waits
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class RegistryChange:
 
 class HistoryError(RegistryError):
     """The registry's history endpoints answered something this monitor cannot read."""
+
+
+class UnreadableAnswer(RegistryError):
+    """An answer arrived whole but cannot be read as JSON."""
 
 
 class PagingError(RegistryError):
@@ -100,6 +105,7 @@ class SingleResult:
     record: dict[str, Any] | None
     alias_of: str | None = None
     rejected: str | None = None
+    unreadable: str | None = None  # an answer that is not a record: this trial's failure
 
 
 class RegistryClient:
@@ -119,6 +125,7 @@ class RegistryClient:
         self.sleep = sleep
         self.clock = clock
         self.requests = 0
+        self.not_found: set[str] = set()  # "/version", "/studies": endpoints that said 404
         self._last_request: float | None = None
 
     # -- endpoints -----------------------------------------------------------------------
@@ -129,6 +136,8 @@ class RegistryClient:
         """
         response = self.get("/version", what="the registry version", allow=(404,))
         if response.status_code == 404:
+            response.close()
+            self.not_found.add("/version")
             return None
         answer = self._json(response, "/version")
         stamp = answer.get("dataTimestamp") if isinstance(answer, dict) else None
@@ -179,7 +188,8 @@ class RegistryClient:
         """The registry's versions of a record, oldest first, from the website's internal
         endpoint (undocumented: any other shape is a HistoryError)."""
         response = self.request(f"{self.settings.history_url}/{nct_id}?history=true",
-                                what=f"the history of {nct_id}", allow=(404,))
+                                what=f"the history of {nct_id}", allow=(404,),
+                                attempts=HISTORY_ATTEMPTS)
         if response.status_code == 404:
             response.close()
             raise HistoryError(f"registry: no history of {nct_id} (HTTP 404)")
@@ -198,7 +208,8 @@ class RegistryClient:
         """One version of a record as the website renders it ({"protocolSection": ...})."""
         what = f"version {version} of {nct_id}"
         answer = self._json(self.request(
-            f"{self.settings.history_url}/{nct_id}/history/{version}", what=what), what)
+            f"{self.settings.history_url}/{nct_id}/history/{version}", what=what,
+            attempts=HISTORY_ATTEMPTS), what)
         study = answer.get("study") if isinstance(answer, dict) else None
         if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
             raise HistoryError(f"registry: {what} has an unknown shape (expected "
@@ -212,7 +223,10 @@ class RegistryClient:
             return SingleResult(nct_id, None)
         if response.status_code == 400:
             return SingleResult(nct_id, None, rejected=self.excerpt(response, nct_id))
-        record = self._json(response, nct_id)
+        try:
+            record = self._json(response, nct_id)
+        except UnreadableAnswer as exc:
+            return SingleResult(nct_id, None, unreadable=str(exc))
         try:
             found = record["protocolSection"]["identificationModule"]["nctId"]
         except (KeyError, TypeError):
@@ -257,6 +271,8 @@ class RegistryClient:
             response = self.request(url, what=_count(batch), allow=(400, 404))
             if response.status_code in (400, 404):
                 response.close()
+                if response.status_code == 404:
+                    self.not_found.add("/studies")
                 if response.status_code == 404 or len(batch) == 1:
                     yield Page(batch, iter(()), searched=False)  # no search, or a bad id
                     return
@@ -275,15 +291,17 @@ class RegistryClient:
     def get(self, path: str, what: str, allow: tuple[int, ...] = ()) -> requests.Response:
         return self.request(self.settings.base_url + path, what, allow)
 
-    def request(self, url: str, what: str, allow: tuple[int, ...] = ()) -> requests.Response:
-        """GET url, retrying connection errors, timeouts, 429 and 5xx with backoff.
+    def request(self, url: str, what: str, allow: tuple[int, ...] = (),
+                attempts: int | None = None) -> requests.Response:
+        """GET url, retrying connection errors, timeouts, 429 and 5xx with backoff, up to
+        attempts tries (registry.retries + 1 unless given).
 
         The answer comes back as soon as its headers do; its body is the caller's to read
         (body(), or a PageReader), within answer_timeout.
         """
         import requests
 
-        attempts = self.settings.retries + 1
+        attempts = min(attempts or self.settings.retries + 1, self.settings.retries + 1)
         for attempt in range(1, attempts + 1):
             self._pace()
             self.requests += 1
@@ -335,8 +353,10 @@ class RegistryClient:
     def _json(self, response: requests.Response, what: str) -> Any:
         try:
             return orjson.loads(self.body(response, what))  # bytes: no decoded copy
-        except orjson.JSONDecodeError:
-            raise RegistryError(f"registry: answer for {what} is not JSON") from None
+        except orjson.JSONDecodeError as exc:
+            problem = ("is nested too deeply to read" if "depth" in str(exc)
+                       else "is not JSON")
+            raise UnreadableAnswer(f"registry: answer for {what} {problem}") from None
 
 
 class BodyReader:

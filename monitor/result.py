@@ -20,6 +20,7 @@ class CheckResult:
     missing: list[str] = field(default_factory=list)
     loaded: int = 0  # versions loaded from the registry's history (backfill)
     backfill_failed: dict[str, str] = field(default_factory=dict)
+    backfill_stopped: str | None = None  # why backfill stopped before the trials due
     watch_new: dict[str, int] = field(default_factory=dict)  # watch -> trials newly matching
     watch_failed: dict[str, str] = field(default_factory=dict)
     since: str | None = None  # an incremental check: trials updated since this day
@@ -31,6 +32,9 @@ class CheckResult:
 
     @property
     def outcome(self) -> str:
+        """failed, interrupted, partial (some trials failed), fresh or ok."""
         if self.error:
             return "failed"
-        return "interrupted" if self.interrupted else "fresh" if self.fresh else "ok"
+        if self.interrupted:
+            return "interrupted"
+        return "partial" if self.failed else "fresh" if self.fresh else "ok"

@@ -4,9 +4,11 @@ store new versions with their events and alerts, then hand the outbox to deliver
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from monitor import health, views
@@ -20,13 +22,18 @@ from monitor.watches import SUMMARY_FIELDS, Watch, summary
 from notifiers import Environment, build_notifiers
 from notifiers.alerts import alerts_for, monitor_alerts, watch_alerts
 from notifiers.courier import Courier
+from snapshots.checklog import SUCCEEDED
 from snapshots.database import TIMESTAMP_FORMAT, utcnow
 from snapshots.diff import diff_stored
-from snapshots.errors import MonitorError, RecordError
+from snapshots.errors import MonitorError, RecordError, RegistryError
 from snapshots.events import ChangeEvent, one_line
 from snapshots.normalise import Snapshot, normalise, record_id
 from snapshots.store import Store
 from snapshots.versions import BASELINE_SUMMARY
+from snapshots.wording import plural
+
+log = logging.getLogger("ctmonitor")
+BACKFILL_PAUSED = "backfill_paused_until"  # the history endpoint kept failing: left till then
 
 Progress = Callable[[int], None]
 Sleep = Callable[[float], None]
@@ -64,42 +71,71 @@ class Check:
         self.plan: Plan | None = None  # set when the registry has refreshed: what to ask for
         self.unverified: set[str] = set()
         self.exc: MonitorError | None = None
+        self.check_id = 0
+        self.wanted: list[str] = []
+        self.not_found: list[str] = []  # ids the registry answered 404 for, when asked alone
 
     def run(self) -> CheckResult:
+        """Fetch, sort, store and alert; the check's record and the registry's clock are
+        written whatever happens, and a crash nobody foresaw fails the check, not the
+        daemon."""
         ids = list(self.settings.trial_ids)
         self.store.versions.ensure_trials(ids)
-        check_id = self.store.checks.begin()
+        self.check_id = self.store.checks.begin()
         try:
-            wanted = self.to_fetch(ids)
-            self.fetch(wanted)
-            if self.settings.backfill and wanted:
-                self.backfill(ids)
+            self.wanted = self.to_fetch(ids)
+            self.fetch(self.wanted)
             self.run_watches()
         except CheckInterrupted:
             self.result.interrupted = True
         except MonitorError as exc:
             self.exc = exc
             self.result.error = str(exc)
+        except Exception as exc:  # a bug: recorded and alerted as a failed check
+            log.error("check crashed", exc_info=log.isEnabledFor(logging.DEBUG))
+            self.exc = CheckCrashed(f"check crashed: {unexpected(exc)}")
+            self.exc.__cause__ = exc
+            self.result.error = str(self.exc)
         finally:
             self.result.requests = self.client.requests
-            self.store.checks.finish(check_id, self.result.outcome, self.result.requests,
+            self.store.checks.finish(self.check_id, self.result.outcome, self.result.requests,
                                      self.data_timestamp, views.check_summary(self.result))
-        if self.result.outcome in ("ok", "fresh"):
+        if self.result.outcome in SUCCEEDED:
             self.store.set_meta("data_timestamp", self.data_timestamp)
-        if self.result.outcome == "ok" and self.plan and self.plan.sweep:
-            self.store.set_meta(LAST_SWEEP, utcnow())
+            if self.plan and self.plan.sweep and self.data_timestamp:
+                self.store.set_meta(LAST_SWEEP, self.data_timestamp)
         self.store.prune()
         return self.result
 
-    def backfill(self, ids: list[str]) -> None:
-        """Load the registry's history of trials new to the store, or whose backfill failed
-        more than a day ago; a failure is counted, never the check's."""
-        now = datetime.now(UTC)
+    def backfill(self) -> None:
+        """After the check's alerts, within what is left of its deadline: the registry's
+        history of trials new to the store, or whose backfill failed more than a day ago.
+        Nothing here fails the check: a failure is counted, and an endpoint that keeps
+        failing is left alone for RETRY_AFTER_HOURS."""
+        if not (self.settings.backfill and self.wanted and self.exc is None
+                and not self.result.interrupted):
+            return
+        now = datetime.now(UTC)  # our own retry timing, not the registry's clock
+        paused = self.store.get_meta(BACKFILL_PAUSED)
+        if paused and paused > now.strftime(TIMESTAMP_FORMAT):
+            return
         cutoff = (now - timedelta(hours=RETRY_AFTER_HOURS)).strftime(TIMESTAMP_FORMAT)
-        report = Backfill(self.store, self.client, self.progress, self.stop_if_asked).run(
-            due(self.store, ids, cutoff))
+        ids = due(self.store, list(self.settings.trial_ids), cutoff)
+        backfill = Backfill(self.store, self.client, self.progress, self.stop_if_asked)
+        try:
+            report = backfill.run(ids)
+        except (CheckInterrupted, CheckTimedOut) as exc:
+            report = backfill.report
+            report.stopped = f"{exc}".split(";")[0]
         self.result.loaded = report.loaded
         self.result.backfill_failed = report.failed
+        self.result.backfill_stopped = report.stopped
+        if report.endpoint_down:
+            until = now + timedelta(hours=RETRY_AFTER_HOURS)
+            self.store.set_meta(BACKFILL_PAUSED, until.strftime(TIMESTAMP_FORMAT))
+        self.result.requests = self.client.requests
+        self.store.checks.describe(self.check_id, self.result.requests,
+                                   views.check_summary(self.result))
 
     def run_watches(self) -> None:
         """Each search watch, when the registry has refreshed (or the watch is new): its
@@ -137,7 +173,7 @@ class Check:
         last = self.store.get_meta("data_timestamp")
         if self.data_timestamp is None or self.data_timestamp != last:
             self.plan = plan(self.store, ids, self.settings.monitor.sweep_days,
-                             datetime.now(UTC))
+                             self.data_timestamp)
             self.result.since, self.result.at_risk = self.plan.since, self.plan.at_risk
             return ids
         owed = self.store.versions.owed()
@@ -147,12 +183,30 @@ class Check:
         return pending
 
     def fetch(self, ids: list[str]) -> None:
-        """The trials of the plan: those it asks for by update date, the rest in full."""
+        """The trials of the plan: those it asks for by update date, the rest in full; then
+        the ids the registry did not find, unless it seems to find nothing at all."""
         if self.plan is None or not self.plan.recent:
             self.fetch_pages(ids, None)
+        else:
+            self.fetch_pages([i for i in ids if i not in self.plan.recent], None)
+            self.fetch_pages([i for i in ids if i in self.plan.recent], self.plan.since)
+        self.settle_not_found()
+
+    def settle_not_found(self) -> None:
+        """A trial is missing only while the registry otherwise answers: 404 to /version
+        and to the search, or to every tracked id at once, is a wrong base_url (or a proxy
+        in the way), and marks nothing."""
+        if not self.not_found:
             return
-        self.fetch_pages([i for i in ids if i not in self.plan.recent], None)
-        self.fetch_pages([i for i in ids if i in self.plan.recent], self.plan.since)
+        url = self.settings.registry.base_url
+        every = len(self.not_found) == len(self.settings.trial_ids) > 1
+        if self.client.not_found >= {"/version", "/studies"} or every:
+            what = ("every tracked trial" if every else
+                    "/version, to the search and to " + plural(len(self.not_found), "trial"))
+            raise RegistryError(f"registry: {url} answered 404 (not found) to {what}: is "
+                                "registry.base_url right? No trial was marked missing")
+        for nct_id in self.not_found:
+            self.missing(nct_id)
 
     def fetch_pages(self, ids: list[str], since: str | None) -> None:
         """Fetch ids in batches (with since, only those updated since); a trial the answer
@@ -204,23 +258,28 @@ class Check:
 
     @staticmethod
     def match(record: Any, asked: set[str]) -> str | None:
-        """The tracked id a record answers: its own NCT id or one of its aliases."""
+        """The tracked id a record answers: its own NCT id or one of its aliases (read
+        leniently: the record is checked when it is processed)."""
         try:
             nct_id = record_id(record)
         except RecordError:
             return None
         if nct_id in asked:
             return nct_id
-        aliases = record["protocolSection"]["identificationModule"].get("nctIdAliases") or []
-        return next((a for a in aliases if a in asked), None)
+        aliases = record["protocolSection"]["identificationModule"].get("nctIdAliases")
+        if not isinstance(aliases, list):
+            return None
+        return next((a for a in aliases if isinstance(a, str) and a in asked), None)
 
     def fetch_alone(self, nct_id: str) -> None:
         """A trial the batch did not return: gone (404), moved (301) or rejected (400)."""
         found = self.client.fetch_one(nct_id)
         if found.rejected is not None:
             self.fail(nct_id, f"the registry rejected the id: {found.rejected}")
+        elif found.unreadable is not None:
+            self.fail(nct_id, found.unreadable)
         elif found.record is None:
-            self.missing(nct_id)
+            self.not_found.append(nct_id)
         else:
             if found.alias_of:
                 self.store.versions.set_alias(nct_id, found.alias_of)
@@ -229,7 +288,11 @@ class Check:
         self.progress(1)
 
     def missing(self, nct_id: str) -> None:
-        """Not in the registry: marked, and alerted once per absence."""
+        """Not in the registry: marked, and alerted once per absence; an id never seen
+        there is a failing trial (a mistyped id?), not a trial gone."""
+        if not self.store.versions.latest_hashes([nct_id]).get(nct_id):
+            self.fail(nct_id, "not found in the registry (HTTP 404): is the id right?")
+            return
         self.result.missing.append(nct_id)
         now = utcnow()
         message = (f"{nct_id} is no longer in the registry (HTTP 404); its stored history "
@@ -245,20 +308,28 @@ class Check:
         self.store.versions.mark_failed(nct_id, problem)
 
     def process(self, nct_id: str, record: Any, latest_hash: str | None) -> str:
-        """Sort one fetched record: new, changed or unchanged; store what is new."""
+        """Sort one fetched record: new, changed or unchanged; store what is new. A record
+        that cannot be read fails its own trial, whatever is wrong with it."""
         try:
             snapshot = normalise(record)
+            if snapshot.hash != latest_hash:
+                previous = self.store.versions.get(nct_id) if latest_hash else None
+                events = [] if previous is None else diff_stored(
+                    previous.data or {}, snapshot.data, previous.loaded)
         except RecordError as exc:
             self.fail(nct_id, str(exc))
+            return "failed"
+        except MonitorError:
+            raise  # the store's trouble is the check's
+        except Exception as exc:  # a record shape nobody foresaw: this trial alone fails
+            log.error("%s: record unreadable", nct_id, exc_info=log.isEnabledFor(logging.DEBUG))
+            self.fail(nct_id, f"record unreadable: {unexpected(exc)}")
             return "failed"
         if snapshot.hash == latest_hash:
             self.result.unchanged.append(nct_id)
             if nct_id in self.unverified:  # a store from before schema 4 learns it now
                 self.store.versions.set_verified(nct_id, snapshot.status_verified)
             return "unchanged"
-        previous = self.store.versions.get(nct_id) if latest_hash else None
-        events = [] if previous is None else diff_stored(previous.data or {}, snapshot.data,
-                                                         previous.loaded)
         self.record(nct_id, snapshot, events, BASELINE_SUMMARY if previous is None
                     else one_line(events))
         (self.result.changed if previous else self.result.new).append(nct_id)
@@ -282,19 +353,36 @@ class CheckTimedOut(MonitorError):
     """The check ran past its deadline and stopped between two trials."""
 
 
+class CheckCrashed(MonitorError):
+    """The check met an error nobody foresaw; it is recorded as failed with its reason."""
+
+
+def unexpected(exc: BaseException) -> str:
+    """An unforeseen error in one line: its type and where it was raised, never its text
+    (which could hold a secret or a hostile record's bytes)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"unexpected error ({type(exc).__name__}{where})"
+
+
 def run_check(settings: Settings, store: Store, client: RegistryClient, courier: Courier,
               progress: Progress | None = None,
               should_stop: Callable[[], bool] | None = None) -> CheckResult:
     """One check of every tracked trial, then delivery of every alert that is due.
 
     A registry failure is recorded with the check and raised after the alerts that
-    were already queued have been delivered.
+    were already queued have been delivered. Backfill comes last, so that it never delays
+    an alert.
     """
     check = Check(settings, store, client, progress, should_stop)
     result = check.run()
     if not result.interrupted:
-        health.review(settings, store, ok=check.exc is None, error=result.error)
+        health.review(settings, store, ok=result.outcome in ("ok", "fresh"),
+                      error=result.error or views.first_failure(result))
     result.delivery = courier.deliver()
+    check.backfill()
     if check.exc is not None:
         raise check.exc
     return result

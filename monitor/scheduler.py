@@ -66,6 +66,8 @@ class Daemon:
             result = run_check(self.settings, self.store, client, courier,
                                should_stop=self.stopping.is_set)
         log.info(views.check_summary(result))
+        for line in views.failure_lines(result):
+            log.warning("trial failed: %s", line.strip())
 
     def watch(self) -> None:
         """Between checks: the staleness alert and retries of waiting deliveries."""

@@ -40,6 +40,8 @@ def check_summary(result: CheckResult) -> str:
         line += f", {plural(result.loaded, 'earlier version')} loaded from the registry"
     if result.backfill_failed:
         line += f", {plural(len(result.backfill_failed), 'backfill')} failed"
+    if result.backfill_stopped:
+        line += f"; {result.backfill_stopped}"
     if result.watch_new:
         line += "; watches: " + ", ".join(f"{name} {plural(n, 'new trial')}"
                                           for name, n in result.watch_new.items())
@@ -54,6 +56,20 @@ def check_summary(result: CheckResult) -> str:
         line += (f"; alerts: {report.sent} sent, {report.pending} to retry, "
                  f"{report.failed} failed")
     return line
+
+
+def first_failure(result: CheckResult) -> str | None:
+    """The first trial that failed in a check, with its reason, and how many more."""
+    if not result.failed:
+        return None
+    nct_id, problem = next(iter(result.failed.items()))
+    more = len(result.failed) - 1
+    return f"{nct_id}: {problem}" + (f" (+{more} more)" if more else "")
+
+
+def failure_lines(result: CheckResult) -> list[str]:
+    """One line per trial that failed in a check."""
+    return [f"  {nct_id}: {problem}" for nct_id, problem in result.failed.items()]
 
 
 def events_text(events: list[ChangeEvent], heading: str) -> list[str]:
@@ -99,7 +115,8 @@ def backfill_lines(report: BackfillReport, requests: int) -> list[str]:
     lines = [f"{nct}: {problem}" for nct, problem in report.failed.items()]
     return [*lines, f"backfilled {plural(report.trials, 'trial')} with "
                     f"{plural(requests, 'request')}: {plural(report.loaded, 'earlier version')} "
-                    f"loaded, {len(report.failed)} failed"]
+                    f"loaded, {len(report.failed)} failed"
+                    + (f"; {report.stopped}" if report.stopped else "")]
 
 
 def trials_json(trials: list[Trial], ids: tuple[str, ...],

@@ -10,12 +10,14 @@ from snapshots.database import Database, row_fields, utcnow
 from snapshots.schema import checks
 
 KEEP_CHECKS = 1000
-SUCCEEDED = ("ok", "fresh")
+SUCCEEDED = ("ok", "fresh", "partial")  # partial: the check ran, some of its trials failed
+FAILING_OUTCOMES = ("failed", "partial")  # outcomes that count toward the failure alert
 
 
 @dataclass(frozen=True)
 class Check:
-    """One check run; outcome is running, ok, fresh, failed, interrupted or aborted."""
+    """One check run; outcome is running, ok, fresh, partial, failed, interrupted or
+    aborted."""
 
     id: int
     started_at: str
@@ -47,6 +49,12 @@ class CheckLog:
             conn.execute(update(checks).where(checks.c.id == check_id).values(
                 finished_at=utcnow(), outcome=outcome, requests=requests,
                 data_timestamp=data_timestamp, detail=detail))
+
+    def describe(self, check_id: int, requests: int, detail: str) -> None:
+        """What a finished check did after it was recorded (its backfill)."""
+        with self.db.transaction() as conn:
+            conn.execute(update(checks).where(checks.c.id == check_id).values(
+                requests=requests, detail=detail))
 
     def last(self, limit: int = 1) -> list[Check]:
         """The newest finished checks, newest first."""

@@ -14,7 +14,9 @@ from typing import Any
 import orjson
 
 from snapshots.errors import RecordError
+from snapshots.record import check_record, kind
 
+MAX_DEPTH = 254  # orjson's limit
 KEPT_SECTIONS = ("protocolSection", "hasResults", "resultsSection", "annotationSection",
                  "documentSection")
 
@@ -47,8 +49,10 @@ class Snapshot:
 
 
 def normalise(record: Any) -> Snapshot:
-    """Project a study record onto KEPT_SECTIONS; raise RecordError if it is not one."""
+    """Project a study record onto KEPT_SECTIONS; raise RecordError if it is not one, or
+    if a field the monitor reads has another shape (snapshots.record)."""
     nct_id = record_id(record)
+    check_record(record)
     data = {key: record[key] for key in KEPT_SECTIONS if key in record}
     data.setdefault("hasResults", "resultsSection" in record)
     canonical = canonical_json(data)
@@ -66,7 +70,11 @@ def record_id(record: Any) -> str:
     protocol = record.get("protocolSection")
     if not isinstance(protocol, dict):
         raise RecordError("not a study record: no protocolSection")
-    nct_id = protocol.get("identificationModule", {}).get("nctId")
+    identification = protocol.get("identificationModule", {})
+    if not isinstance(identification, dict):
+        raise RecordError("record unreadable: protocolSection.identificationModule: expected "
+                          f"a table of fields, got {kind(identification)}")
+    nct_id = identification.get("nctId")
     if not isinstance(nct_id, str) or not nct_id:
         raise RecordError("not a study record: no protocolSection.identificationModule.nctId")
     return nct_id
@@ -95,10 +103,16 @@ def canonical_json(data: Any) -> bytes:
 
     orjson does this several times faster than the json module, which matters when a
     check normalises thousands of records; json is the fallback for what orjson refuses
-    (integers beyond 64 bits).
+    (integers beyond 64 bits). Data nested deeper than orjson goes (254 levels; real
+    records nest about 8) is a RecordError: no later stage could walk it.
     """
     try:
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:
-        return json.dumps(data, sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False).encode("utf-8")
+    except orjson.JSONEncodeError as exc:
+        if "recursion" not in str(exc).lower():
+            try:
+                return json.dumps(data, sort_keys=True, separators=(",", ":"),
+                                  ensure_ascii=False).encode("utf-8")
+            except RecursionError:
+                pass
+    raise RecordError(f"record unreadable: nested more than {MAX_DEPTH} levels deep")

@@ -172,7 +172,7 @@ def test_registry_outage_gives_one_failure_alert_and_one_recovery_alert(
     assert events.count("monitor.failing") == 1
     assert events.count("monitor.recovered") == 1
     failing = next(r.body for r in sink.received if r.body["event"] == "monitor.failing")
-    assert "2 checks in a row did not complete" in failing["message"]
+    assert "2 checks in a row failed" in failing["message"]
     assert "HTTP 503" in failing["message"]
 
 
