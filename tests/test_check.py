@@ -13,6 +13,7 @@ from monitor.config import load
 from snapshots.store import Store
 from tests.conftest import pair
 from tests.support.builder import changed, study
+from tests.support.http_sink import HttpSink
 from tests.support.registry import FakeRegistry, Fault
 
 
@@ -250,3 +251,131 @@ def test_a_check_past_its_deadline_stops_between_trials_and_is_recorded_failed(
     registry.single_delay = 0
     assert run(config, "check") == 0  # the next check does the rest
     assert all(stored(config, nct) == [1] for nct in ids)
+
+
+# -- a check nothing can derail ------------------------------------------------------------
+def webhook(sink: HttpSink) -> str:
+    return f'\n[notifiers.hook]\ntype = "webhook"\nurl = "{sink.url}"\n'
+
+
+def events(sink: HttpSink) -> list[str]:
+    return [r.body["event"] for r in sink.received]
+
+
+@pytest.mark.parametrize("how", ["a mistyped base_url", "every tracked id answers 404"])
+def test_a_misconfigured_registry_marks_nothing_missing_and_alerts_nobody(
+        how: str, registry: FakeRegistry, make_config, sink: HttpSink,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ids = ["NCT01000001", "NCT01000002", "NCT01000003"]
+    for nct in ids:
+        registry.put(study(nct))
+    config = make_config(ids, webhook(sink))
+    assert run(config, "check") == 0
+    registry.data_timestamp = "2026-03-13T09:00:05"
+    if how == "a mistyped base_url":
+        config.write_text(config.read_text().replace("/api/v2", "/api/v3"))
+    else:
+        registry.records.clear()
+    capsys.readouterr()
+    assert run(config, "check") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "answered 404" in err[0] and "registry.base_url" in err[0]
+    assert load(config).registry.base_url in err[0]
+    assert "trial.missing" not in events(sink)
+    store = Store.open(load(config).store)
+    try:
+        assert not any(t.missing_since for t in store.versions.trials(ids))
+    finally:
+        store.close()
+
+
+def test_an_id_never_seen_in_the_registry_is_not_found_not_gone(
+        registry: FakeRegistry, make_config, sink: HttpSink,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    registry.put(study("NCT01000001"))
+    config = make_config(["NCT01000001", "NCT09999999"], webhook(sink))
+    assert run(config, "check") == 0
+    out = capsys.readouterr().out
+    assert "NCT09999999: not found in the registry (HTTP 404)" in out
+    assert "no longer" not in out and events(sink) == []
+    run(config, "list")
+    assert "last check failed: not found in the registry" in capsys.readouterr().out
+
+
+def test_failing_trials_count_toward_the_failure_alert(
+        registry: FakeRegistry, make_config, sink: HttpSink,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    registry.put(study("NCT01000001"))
+    registry.put(changed(study("NCT01000002"), "protocolSection.statusModule.whyStopped", 7))
+    config = make_config(["NCT01000001", "NCT01000002"], webhook(sink))
+    for day in ("2026-03-12T09:00:05", "2026-03-13T09:00:05"):
+        registry.data_timestamp = day
+        assert run(config, "check") == 0
+    [failing] = [r.body for r in sink.received if r.body["event"] == "monitor.failing"]
+    assert ("NCT01000002: record unreadable: protocolSection.statusModule.whyStopped: "
+            "expected text, got a number") in failing["message"]
+    run(config, "status")
+    assert "partial" in capsys.readouterr().out
+    registry.put(study("NCT01000002"))
+    assert run(config, "check") == 0  # retried although the registry has not refreshed
+    assert events(sink).count("monitor.recovered") == 1
+
+
+def test_a_crash_nobody_foresaw_fails_the_check_and_the_next_one_runs(
+        registry: FakeRegistry, make_config, sink: HttpSink, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import monitor.runner
+
+    registry.put(study("NCT01000001"))
+    config = make_config(["NCT01000001"], webhook(sink))
+    assert run(config, "check") == 0
+
+    def broken(*_args: object) -> None:
+        raise AttributeError("a bug")
+
+    monkeypatch.setattr(monitor.runner, "plan", broken)  # stands for any unforeseen bug
+    for day in ("2026-03-13T09:00:05", "2026-03-16T09:00:05"):
+        registry.data_timestamp = day
+        assert run(config, "check") == 1
+    err = capsys.readouterr().err
+    assert "check crashed: unexpected error (AttributeError at test_check.py:" in err
+    assert "a bug" not in err  # an error's text may hold a secret: only its type and place
+    store = Store.open(load(config).store)
+    try:
+        assert [c.outcome for c in store.checks.last(2)] == ["failed", "failed"]
+    finally:
+        store.close()
+    assert events(sink) == ["monitor.failing"]
+    monkeypatch.undo()
+    assert run(config, "check") == 0
+
+
+def test_backfill_waits_for_the_alerts_and_stops_when_the_history_endpoint_is_down(
+        registry: FakeRegistry, make_config, sink: HttpSink,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    tracked = ["NCT01000001"]
+    registry.put(study(tracked[0]))
+    config = make_config(tracked, webhook(sink))
+    assert run(config, "check") == 0
+    new = [f"NCT03{i:06d}" for i in range(500)]
+    for nct in new:
+        registry.put(study(nct))
+    registry.put(study(tracked[0], status="SUSPENDED"))
+    registry.data_timestamp = "2026-03-13T09:00:05"
+    registry.faults.append(Fault("/api/int/", 503, times=10_000))
+    config = make_config(tracked + new, webhook(sink))
+    config.write_text(config.read_text().replace("backfill = false", "backfill = true").replace(
+        "rate_limit = 0\n", f'rate_limit = 0\nhistory_url = "{registry.history_url}"\n'))
+    sink.on_post = lambda _r: registry.log.append("ALERT")
+    capsys.readouterr()
+    assert run(config, "check") == 0
+    out = capsys.readouterr().out
+    assert "501 new versions, 0 unchanged, 0 failed" in out  # 1 changed, 500 new
+    assert "backfill: history endpoint unreachable (registry: HTTP 503" in out
+    assert "retrying after 24 hours" in out
+    history = [i for i, line in enumerate(registry.log) if line.startswith("/api/int/")]
+    assert 0 < len(history) <= 6  # 3 trials in a row, 2 tries each, then it waits
+    assert registry.log.index("ALERT") < history[0]  # the alert went out first
+    registry.data_timestamp = "2026-03-16T09:00:05"
+    assert run(config, "check") == 0
+    assert sum(line.startswith("/api/int/") for line in registry.log) == len(history)
