@@ -126,7 +126,9 @@ class Check:
             report = backfill.run(ids)
         except (CheckInterrupted, CheckTimedOut) as exc:
             report = backfill.report
-            report.stopped = f"{exc}".split(";")[0]
+            report.stopped = ("backfill interrupted" if isinstance(exc, CheckInterrupted) else
+                              "backfill stopped at the check's deadline") + \
+                "; the rest waits for the next check"
         self.result.loaded = report.loaded
         self.result.backfill_failed = report.failed
         self.result.backfill_stopped = report.stopped

@@ -16,7 +16,7 @@ from snapshots.diff import changed_paths, compare_records
 from snapshots.errors import RecordError
 from snapshots.events import wanted
 from snapshots.keyed import keyed
-from snapshots.normalise import normalise
+from snapshots.normalise import KEPT_SECTIONS
 from tests.conftest import CTGOV, load, pair
 from tests.support.builder import changed, study
 
@@ -307,11 +307,16 @@ PATHS = [f"{S}.overallStatus", f"{S}.startDateStruct", f"{S}.primaryCompletionDa
 @settings(max_examples=150, deadline=None)
 @given(old_path=st.sampled_from(PATHS), old_value=json_value,
        new_path=st.sampled_from(PATHS), new_value=json_value)
-def test_odd_but_valid_records_never_crash_the_diff(old_path: str, old_value: Any,
-                                                    new_path: str, new_value: Any) -> None:
+def test_odd_records_are_refused_in_one_line_or_never_crash_the_diff(
+        old_path: str, old_value: Any, new_path: str, new_value: Any) -> None:
     old = changed(study(), old_path, old_value)
     new = changed(study(), new_path, new_value)
-    for event in compare_records(old, new) + compare_records(new, old):
+    try:
+        events = compare_records(old, new) + compare_records(new, old)
+    except RecordError as exc:  # the edge (snapshots.record) refused one of them
+        assert str(exc).startswith("record unreadable: ") and "\n" not in str(exc)
+        return
+    for event in events:
         assert event.summary and event.severity in ("minor", "notable", "critical")
         event.to_dict()
 
@@ -357,8 +362,10 @@ def walk_and_deepdiff(old: dict, new: dict) -> tuple[set, set]:
     """The paths where two records' keyed snapshots differ: by the walk, and by DeepDiff
     told to go down to each value (its default stops at a dict that shares few keys). Values
     Python holds equal (0 and False, 1 and 1.0) are no change to the walk, nor to the event
-    they would make, while DeepDiff calls them a type change; those are left out."""
-    a, b = (keyed(normalise(r).data) for r in (old, new))
+    they would make, while DeepDiff calls them a type change; those are left out. The
+    records are projected as normalise does, past the edge that would refuse odd shapes:
+    the walk must agree with DeepDiff on any tree."""
+    a, b = (keyed({k: r[k] for k in KEPT_SECTIONS if k in r}) for r in (old, new))
     found = DeepDiff(a, b, view="tree", threshold_to_diff_deeper=0)
     expected = {tuple(str(p) for p in level.path(output_format="list"))
                 for levels in found.values() for level in levels if level.t1 != level.t2}
