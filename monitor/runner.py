@@ -22,7 +22,7 @@ from monitor.watches import SUMMARY_FIELDS, Watch, summary
 from notifiers import Environment, build_notifiers
 from notifiers.alerts import alerts_for, monitor_alerts, watch_alerts
 from notifiers.courier import Courier
-from snapshots.checklog import SUCCEEDED
+from snapshots.checklog import FAILING_OUTCOMES, SUCCEEDED
 from snapshots.database import TIMESTAMP_FORMAT, utcnow
 from snapshots.diff import diff_stored
 from snapshots.errors import MonitorError, RecordError, RegistryError
@@ -381,7 +381,7 @@ def run_check(settings: Settings, store: Store, client: RegistryClient, courier:
     check = Check(settings, store, client, progress, should_stop)
     result = check.run()
     if not result.interrupted:
-        health.review(settings, store, ok=result.outcome in ("ok", "fresh"),
+        health.review(settings, store, ok=result.outcome not in FAILING_OUTCOMES,
                       error=result.error or views.first_failure(result))
     result.delivery = courier.deliver()
     check.backfill()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -33,9 +35,8 @@ DEEP_MARK = "nested thousands of levels deep"  # replaced in the bytes the regis
 DEEP_JSON = "[" * mutants.DEEP + "]" * mutants.DEEP
 
 
-def deep_cases() -> list[tuple[str, object]]:
-    return [("protocolSection.designModule.designInfo.extra", DEEP_MARK),
-            ("protocolSection.statusModule.whyStopped", DEEP_MARK)]
+DEEP_PATHS = ["protocolSection.designModule.designInfo.extra",
+              "protocolSection.statusModule.whyStopped"]
 
 
 def ctmonitor(world: World, *args: str) -> subprocess.CompletedProcess[str]:
@@ -46,9 +47,10 @@ def ctmonitor(world: World, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("variant", [*mutants.VARIANTS, "deep nesting"])
 def test_a_bad_record_fails_its_own_trial_and_no_other(
         variant: str, tmp_path: Path, registry: FakeRegistry, sink: HttpSink) -> None:
+    makers: list[Callable[[str], dict[str, Any]]]
     if variant == "deep nesting":
-        makers = [lambda nct, p=path, v=value: changed(day_record(nct, 1), p, v)
-                  for path, value in deep_cases()]
+        makers = [lambda nct, p=path: changed(day_record(nct, 1), p, DEEP_MARK)
+                  for path in DEEP_PATHS]
         expect = ["record unreadable: "] * len(makers)
         must_fail = [True] * len(makers)
     else:
@@ -64,9 +66,9 @@ def test_a_bad_record_fails_its_own_trial_and_no_other(
     world.advance(healthy)
     for nct, make, fails in zip(bad, makers, must_fail, strict=True):
         if fails:
-            registry.records[nct] = make(nct)  # served as it is: World.put would read it
-            registry._encoded[nct] = json.dumps(registry.records[nct]).replace(
-                f'"{DEEP_MARK}"', DEEP_JSON).encode()
+            bad_record = make(nct)  # served as it is: World.put would read it
+            registry.put_raw(nct, bad_record, json.dumps(bad_record).replace(
+                f'"{DEEP_MARK}"', DEEP_JSON).encode())
         else:
             world.put(make(nct))
     through = world.check()

@@ -90,6 +90,12 @@ class FakeRegistry(LocalServer):
         self.records[nct] = record
         self._encoded.pop(nct, None)
 
+    def put_raw(self, nct: str, record: dict[str, Any], body: bytes) -> None:
+        """Serve body, as it is, as trial nct's record (which may lack a readable id, or
+        hold what json.dumps cannot write); record answers the search's filters."""
+        self.records[nct] = record
+        self._encoded[nct] = body
+
     def encoded(self, nct: str) -> bytes:
         """A record's JSON, encoded once (pages of thousands of records stay cheap to serve)."""
         if nct not in self._encoded:
