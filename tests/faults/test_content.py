@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,14 @@ DEEP_PATHS = ["protocolSection.designModule.designInfo.extra",
               "protocolSection.statusModule.whyStopped"]
 
 
+def deep_record(nct: str, path: str) -> dict[str, Any]:
+    return changed(day_record(nct, 1), path, DEEP_MARK)
+
+
+def bad_record(nct: str, field: mutants.Field, value: Any) -> dict[str, Any]:
+    return mutants.with_value(day_record(nct, 1), field, value)
+
+
 def ctmonitor(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "monitor", "--config", str(world.config),
                            *args], capture_output=True, text=True, timeout=90)
@@ -49,14 +58,12 @@ def test_a_bad_record_fails_its_own_trial_and_no_other(
         variant: str, tmp_path: Path, registry: FakeRegistry, sink: HttpSink) -> None:
     makers: list[Callable[[str], dict[str, Any]]]
     if variant == "deep nesting":
-        makers = [lambda nct, p=path: changed(day_record(nct, 1), p, DEEP_MARK)
-                  for path in DEEP_PATHS]
+        makers = [partial(deep_record, path=path) for path in DEEP_PATHS]
         expect = ["record unreadable: "] * len(makers)
         must_fail = [True] * len(makers)
     else:
         cases = list(mutants.cases(variant))
-        makers = [lambda nct, f=f, v=v: mutants.with_value(day_record(nct, 1), f, v)
-                  for f, v in cases]
+        makers = [partial(bad_record, field=f, value=v) for f, v in cases]
         expect = [mutants.expected_error(f, variant) for f, _ in cases]
         must_fail = [mutants.fails(f, variant) for f, _ in cases]
     world = World(tmp_path, registry, webhook_table(sink), count=HEALTHY + len(makers))
@@ -66,8 +73,8 @@ def test_a_bad_record_fails_its_own_trial_and_no_other(
     world.advance(healthy)
     for nct, make, fails in zip(bad, makers, must_fail, strict=True):
         if fails:
-            bad_record = make(nct)  # served as it is: World.put would read it
-            registry.put_raw(nct, bad_record, json.dumps(bad_record).replace(
+            served = make(nct)  # served as it is: World.put would read it
+            registry.put_raw(nct, served, json.dumps(served).replace(
                 f'"{DEEP_MARK}"', DEEP_JSON).encode())
         else:
             world.put(make(nct))
