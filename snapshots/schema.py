@@ -5,21 +5,45 @@ A change here comes with a new revision there that makes it on an existing store
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Column,
+    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
-    String,
     Table,
-    Text,
     UniqueConstraint,
 )
+from sqlalchemy import String as _String
+from sqlalchemy import Text as _Text
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
+
+
+class _NoNul:
+    """Text as PostgreSQL can hold it: a NUL (which the registry may send in any free-text
+    field) is stored as U+FFFD on every backend, so a SQLite store copies to PostgreSQL.
+    The snapshot itself, a blob, keeps every character."""
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
+class String(_NoNul, TypeDecorator[str]):
+    impl = _String
+    cache_ok = True
+
+
+class Text(_NoNul, TypeDecorator[str]):
+    impl = _Text
+    cache_ok = True
+
 
 meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text))
 

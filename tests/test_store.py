@@ -58,6 +58,16 @@ def test_a_failure_inside_the_transaction_leaves_no_half_version(store: Store) -
     assert store.outbox.recent() == []
 
 
+def test_a_nul_in_free_text_is_stored_on_every_backend(store: Store) -> None:
+    """PostgreSQL's text holds no NUL; the registry may send one in any free-text field."""
+    record = study("NCT01000001", status="RECRUITING\x00", title="A\x00title")
+    add(store, record)
+    [trial] = store.versions.trials(["NCT01000001"])
+    assert trial.title == "A\ufffdtitle" and trial.latest_status == "RECRUITING\ufffd"
+    first = store.versions.get("NCT01000001", 1)
+    assert first is not None and first.data == normalise(record).data  # the blob keeps it
+
+
 def test_more_trials_than_one_statement_takes_parameters(store: Store) -> None:
     """PostgreSQL refuses a statement of more than 65,535 parameters; a check of 70,000
     trials names them all, to read them, to mark them checked, to mark their alerts sent."""
