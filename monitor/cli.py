@@ -14,6 +14,7 @@ from typing import Any
 from monitor import __version__, commands
 from monitor.exits import ExitStatus, status_of
 from snapshots.errors import MonitorError
+from snapshots.wording import printable
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     except MonitorError as exc:
         if args.traceback:
             raise
-        print(f"ctmonitor: {exc}", file=sys.stderr)
+        print(f"ctmonitor: {printable(str(exc))}", file=sys.stderr)
         return int(status_of(exc))
     except KeyboardInterrupt:
         print("ctmonitor: interrupted", file=sys.stderr)

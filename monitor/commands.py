@@ -30,7 +30,7 @@ from snapshots.errors import ConfigError, DeliveryError, MonitorError, RecordErr
 from snapshots.events import ChangeEvent
 from snapshots.normalise import record_id
 from snapshots.store import Store, parse_url, shown, sqlite_url
-from snapshots.wording import plural
+from snapshots.wording import plural, printable
 
 PROGRESS_MIN_TRIALS = 300
 
@@ -44,8 +44,9 @@ def settings_of(args: argparse.Namespace) -> config.Settings:
 
 
 @contextmanager
-def opened(settings: config.Settings) -> Iterator[Store]:
-    store = Store.open(settings.store)
+def opened(settings: config.Settings, reading: bool = False) -> Iterator[Store]:
+    """The store, for reading only where the command only reads."""
+    store = Store.open_to_read(settings.store) if reading else Store.open(settings.store)
     try:
         yield store
     finally:
@@ -53,10 +54,12 @@ def opened(settings: config.Settings) -> Iterator[Store]:
 
 
 def out(lines: str | list[str]) -> None:
-    """Print a line, or lines (in one write: `list` may print 100,000)."""
-    lines = [lines] if isinstance(lines, str) else lines
+    """Print lines (in one write: `list` may print 100,000), as a terminal should get them:
+    a CRLF or an escape in a record's text neither splits a line nor acts on the terminal.
+    A text is split at its newlines first (JSON's strings hold none)."""
+    lines = lines.split("\n") if isinstance(lines, str) else lines
     if lines:
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write("\n".join(map(printable, lines)) + "\n")
 
 
 # -- checking -------------------------------------------------------------------------------
@@ -142,7 +145,7 @@ def untrack(args: argparse.Namespace) -> int:
 # -- reading the store ----------------------------------------------------------------------
 def list_trials(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    with opened(settings) as store:
+    with opened(settings, reading=True) as store:
         trials = store.versions.trials(settings.trial_ids)
         counts = store.outbox.counts()
         last = store.checks.last(1)
@@ -155,7 +158,7 @@ def list_trials(args: argparse.Namespace) -> int:
 
 def history(args: argparse.Namespace) -> int:
     nct_id = parse_ids([args.nct_id])[0]
-    with opened(settings_of(args)) as store:
+    with opened(settings_of(args), reading=True) as store:
         versions = store.versions.history(nct_id)
     if args.json:
         out(views.dumps([views.version_json(v) for v in versions]))
@@ -168,7 +171,7 @@ def history(args: argparse.Namespace) -> int:
 
 def show(args: argparse.Namespace) -> int:
     nct_id = parse_ids([args.nct_id])[0]
-    with opened(settings_of(args)) as store:
+    with opened(settings_of(args), reading=True) as store:
         version = store.versions.get(nct_id, args.number)
     if version is None:
         which = f"version {args.number}" if args.number else "stored versions"
@@ -179,7 +182,7 @@ def show(args: argparse.Namespace) -> int:
 
 def diff_versions(args: argparse.Namespace) -> int:
     nct_id = parse_ids([args.nct_id])[0]
-    with opened(settings_of(args)) as store:
+    with opened(settings_of(args), reading=True) as store:
         latest = store.versions.get(nct_id)
         if latest is None:
             raise MonitorError(f"{nct_id}: no stored versions")
@@ -223,14 +226,14 @@ def print_events(args: argparse.Namespace, events: list[ChangeEvent], heading: s
 # -- alerts ---------------------------------------------------------------------------------
 def watches(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    with opened(settings) as store:
+    with opened(settings, reading=True) as store:
         rows = views.watch_rows(settings.watches, store.watches.states())
     out(views.dumps(rows) if args.json else views.watch_lines(rows))
     return ExitStatus.OK
 
 
 def deliveries(args: argparse.Namespace) -> int:
-    with opened(settings_of(args)) as store:
+    with opened(settings_of(args), reading=True) as store:
         found = store.outbox.recent(args.status)
     out(views.dumps(views.delivery_json(found)) if args.json else views.delivery_lines(found))
     return ExitStatus.OK
@@ -280,7 +283,7 @@ def store_command(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     settings = settings_of(args)
-    with opened(settings) as store:
+    with opened(settings, reading=True) as store:
         report = health.report(settings, store)
     out(views.dumps(report) if args.json else views.status_lines(report))
     return ExitStatus.OK

@@ -7,9 +7,10 @@ the page can neither write nor hold up a check. Everything it needs is served by
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import hmac
 import math
+import re
 import socket
 import threading
 from collections import OrderedDict
@@ -18,7 +19,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -27,9 +27,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
-from monitor import health, views
+from monitor import guard, health, views
 from monitor.chart import chart, version_date
 from monitor.config import Settings, WebSettings, parse_nct
 from notifiers.render import history_url, trial_url
@@ -58,15 +58,8 @@ CHART_CACHE = 256
 WORKER_THREADS = 4
 STOP_SECONDS = 5  # open requests get this long to finish when the page stops
 SORTS = ("change", "status", "nct")
-TOKEN_COOKIE = "ctmonitor_token"
-SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'none'; style-src 'self'; img-src 'self'; "
-                                 b"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
 HERE = Path(__file__).resolve().parent
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @functools.cache
@@ -136,9 +129,14 @@ class History:
 
 
 # -- pages ------------------------------------------------------------------------------------
+def drawn(name: str, **context: Any) -> str:
+    """A template drawn, less what XML 1.0 forbids (a NUL, an ESC, U+FFFE in a record's
+    text): the feeds stay XML and the pages parse the same in every browser."""
+    return NOT_XML.sub("", templates().get_template(name).render(**context))
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    page = templates().get_template(name).render(request=request, **context)
-    return HTMLResponse(page, status_code)
+    return HTMLResponse(drawn(name, request=request, **context), status_code)
 
 
 def overview(request: Request) -> Response:
@@ -254,10 +252,10 @@ def feed(request: Request) -> Response:
         nct_id = nct_param(nct_id)
         trial = history.trial(nct_id)
     entries = change_entries(history, "", "", nct_id or "", FEED_ENTRIES, 0)
-    base = history.settings.web.base_url or str(request.base_url).rstrip("/")
-    body = templates().get_template("feed.atom.j2").render(
-        entries=entries, trial=trial, base=base, self_url=str(request.url.remove_query_params(
-            "token")), updated=entries[0][0].fetched_at if entries else "1970-01-01T00:00:00Z")
+    base = (history.settings.web.base_url or "").rstrip("/")  # never the Host header
+    self_url = base + request.url.remove_query_params("token").path
+    body = drawn("feed.atom.j2", entries=entries, trial=trial, base=base, self_url=self_url,
+                 updated=entries[0][0].fetched_at if entries else "1970-01-01T00:00:00Z")
     return Response(body, media_type="application/atom+xml")
 
 
@@ -323,69 +321,12 @@ def field_row(event: ChangeEvent) -> dict[str, Any]:
 
 
 # -- the app, its guard and its server --------------------------------------------------------
-class Guard:
-    """Every answer gets the security headers; only GET and HEAD are served; with a token
-    set, every request must carry it (Bearer header, ?token= or the cookie ?token= sets)."""
-
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
-        self.app = app
-        self.token = token.encode() if token else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        from_query = self.query_token(scope)
-        extra: list[tuple[bytes, bytes]] = []
-        if scope["method"] not in ("GET", "HEAD"):
-            return await self.refuse(send, 405, b"only GET and HEAD are served here",
-                                     [(b"allow", b"GET, HEAD")])
-        if self.token is not None:
-            if not self.allowed(scope, from_query):
-                return await self.refuse(send, 401, b"a token is needed: Authorization: "
-                                         b"Bearer TOKEN, or ?token=TOKEN",
-                                         [(b"www-authenticate", b"Bearer")])
-            if from_query is not None:
-                extra.append((b"set-cookie", TOKEN_COOKIE.encode() + b"=" + from_query
-                              + b"; Path=/; HttpOnly; SameSite=Strict"))
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS, *extra]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-    @staticmethod
-    def query_token(scope: Scope) -> bytes | None:
-        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
-        return values[0].encode() if values else None
-
-    def allowed(self, scope: Scope, from_query: bytes | None) -> bool:
-        assert self.token is not None
-        headers = dict(scope["headers"])
-        given = [from_query or b""]
-        auth = headers.get(b"authorization", b"")
-        if auth[:7].lower() == b"bearer ":
-            given.append(auth[7:].strip())
-        for part in headers.get(b"cookie", b"").split(b";"):
-            name, _, value = part.strip().partition(b"=")
-            if name == TOKEN_COOKIE.encode():
-                given.append(value)
-        return any(hmac.compare_digest(g, self.token) for g in given)  # constant time each
-
-    @staticmethod
-    async def refuse(send: Send, code: int, text: bytes,
-                     headers: list[tuple[bytes, bytes]]) -> None:
-        await send({"type": "http.response.start", "status": code,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), *headers,
-                                *SECURITY_HEADERS]})
-        await send({"type": "http.response.body", "body": text + b"\n"})
-
-
 @asynccontextmanager
 async def few_threads(_app: Starlette) -> AsyncIterator[None]:
-    """Pages render in WORKER_THREADS threads: more only fight over the GIL and memory."""
+    """Pages render in WORKER_THREADS threads: more only fight over the GIL and memory. The
+    loop's errors (out of file descriptors) are logged at most once a minute."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    asyncio.get_running_loop().set_exception_handler(guard.loop_errors)
     yield
 
 
@@ -401,7 +342,8 @@ def create_app(settings: Settings, store: Store) -> ASGIApp:
                                                        Exception: error_page},
                     lifespan=few_threads)
     app.state.history = History(settings, store)
-    return Guard(app, settings.web.token)
+    return guard.Guard(app, settings.web.token,
+                       https=(settings.web.base_url or "").startswith("https://"))
 
 
 def check_binding(web: WebSettings) -> None:
@@ -445,7 +387,8 @@ class Page:
 
         config = uvicorn.Config(create_app(settings, self.store), log_level="warning",
                                 access_log=False, lifespan="on", server_header=False,
-                                timeout_graceful_shutdown=STOP_SECONDS)
+                                timeout_graceful_shutdown=STOP_SECONDS, http=guard.BoundedH11,
+                                timeout_keep_alive=guard.KEEP_ALIVE_SECONDS)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        name="web", daemon=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 from notifiers.base import Notifier
 from notifiers.render import message_lines
+from snapshots.wording import printable
 
 
 class ConsoleNotifier(Notifier):
@@ -16,6 +17,6 @@ class ConsoleNotifier(Notifier):
     def send(self, messages: list[dict[str, Any]], key: str) -> str:
         for message in messages:
             for line in message_lines(message):
-                print(line, file=self.env.stdout)
+                print(printable(line), file=self.env.stdout)
         self.env.stdout.flush()
         return "printed"

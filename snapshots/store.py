@@ -8,8 +8,10 @@ schema is Alembic's (snapshots.migrations): a store is used only at this program
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,9 @@ class Store(Database):
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if check_file(path):
+                    if not _writable(url):
+                        raise StoreError(f"store {path}: read-only here (reading commands "
+                                         "work; a check must write)")
                     with _closing(_engine(url, readonly=True)) as engine:
                         _judge(url, engine, migrate)
             store = cls(_engine(url, readonly=False), url)
@@ -141,6 +146,15 @@ class Store(Database):
             engine.dispose()
             raise StoreError(f"store {shown(url)}: empty (run a check first)")
         return cls(engine, url)
+
+    @classmethod
+    def open_to_read(cls, target: str) -> Store:
+        """The store for a command that only reads: an SQLite file that exists is opened
+        read-only (it may be a backup on a read-only mount); otherwise as open() does."""
+        url = parse_url(target)
+        if url.drivername == "sqlite" and check_file(Path(str(url.database))):
+            return cls.open_readonly(target)
+        return cls.open(target)
 
     def _prepare(self, migrate: bool) -> Revision:
         """Refuse a store this program must not use; create a new store's tables, or (with
@@ -207,7 +221,11 @@ def locks_of(url: URL) -> Locks:
 
 def check_file(path: Path) -> bool:
     """Refuse, before anything could write to it, a file that is not an SQLite database or
-    is truncated; whether it holds anything (a missing or empty file is a new store)."""
+    is truncated; whether it holds anything (a missing or empty file is a new store).
+
+    A file shorter than its header says is truncated only if SQLite finds it unsound too:
+    a checkpoint the disk filled up in the middle of leaves such a file, and the pages it
+    could not write still in the WAL, from which SQLite reads them."""
     size = path.stat().st_size if path.exists() else 0
     if size == 0:
         return False
@@ -219,10 +237,19 @@ def check_file(path: Path) -> bool:
     page_size = int.from_bytes(header[16:18], "big")
     pages = int.from_bytes(header[28:32], "big")
     expected = (65536 if page_size == 1 else page_size) * pages
-    if size < expected:
+    if size < expected and not sound(path):
         raise StoreError(f"store {path}: the file is truncated ({size:,} of {expected:,} "
                          "bytes); restore it from a backup")
     return True
+
+
+def sound(path: Path) -> bool:
+    """SQLite's own check of the database at path, with its WAL."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return bool(db.execute("PRAGMA quick_check").fetchone()[0] == "ok")
+    except sqlite3.Error:
+        return False
 
 
 def _judge(url: URL, engine: Engine, migrate: bool) -> Revision:
@@ -256,7 +283,8 @@ def _refuse(url: URL, revision: Revision, migrating: bool = False) -> None:
 def _engine(url: URL, readonly: bool) -> Engine:
     if url.drivername == "sqlite":
         if readonly:
-            engine = create_engine(f"sqlite:///file:{url.database}?mode=ro&uri=true")
+            engine = create_engine(f"sqlite:///file:{url.database}?mode=ro"
+                                   f"{'' if _writable(url) else '&immutable=1'}&uri=true")
             event.listen(engine, "connect", _sqlite_read_pragmas)
         else:
             engine = create_engine(url)
@@ -266,6 +294,14 @@ def _engine(url: URL, readonly: bool) -> Engine:
     return create_engine(url, pool_pre_ping=True,
                          connect_args={"options": options, "application_name": "ctmonitor",
                                        "connect_timeout": CONNECT_TIMEOUT})
+
+
+def _writable(url: URL) -> bool:
+    """Whether SQLite may write beside the file (its WAL's shared-memory index). A store on
+    a read-only mount or in a read-only folder (a backup, a colleague's copy) is read as
+    immutable: SQLite takes nothing from a WAL left there, which a clean close removes."""
+    path = Path(str(url.database))
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 @contextmanager

@@ -20,6 +20,16 @@ STATUS_NAMES = {
 }
 TEXT_LIMIT = 80
 DIFF_PIECES = 3
+# What a terminal acts on rather than shows: C0 and C1 controls (ESC starts a command) and
+# the bidirectional overrides that make a line read otherwise than it is; a tab is kept.
+UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+LINE_BREAKS = re.compile("[\r\n]+")
+
+
+def printable(line: str) -> str:
+    """One line as it may reach a terminal: line breaks inside it become a space, what a
+    terminal would act on is dropped."""
+    return UNPRINTABLE.sub("", LINE_BREAKS.sub(" ", line))
 
 
 @functools.lru_cache(maxsize=1024)  # a few dozen values, read 100,000 times by `list`

@@ -156,3 +156,24 @@ def test_ctrl_c_during_a_check_exits_130(tmp_path: Path, registry: Any) -> None:
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130
     assert err.strip() == "ctmonitor: interrupted"
+
+
+def test_record_text_reaches_the_terminal_as_plain_lines(
+        tmp_path: Path, registry: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CRLF in a status and escapes in a title: every line printed (`check` through the
+    console channel, `history`, `show`, `list`) is one line, with nothing a terminal acts
+    on."""
+    hostile = "\x1b]0;owned\x07\x1b[2J\u202eA trial\x9b31m"
+    registry.put(study("NCT09000001", title=hostile))
+    config = write_config(tmp_path, registry.base_url, ["NCT09000001"])
+    assert main(["--config", str(config), "check"]) == 0
+    registry.put(study("NCT09000001", status="TERMINATED\r\nInjected line", title=hostile))
+    registry.data_timestamp = "2026-03-13T09:00:05"  # the registry's next refresh
+    assert main(["--config", str(config), "check"]) == 0
+    printed = capsys.readouterr().out
+    for command in (["history", "NCT09000001"], ["show", "NCT09000001"], ["list"]):
+        assert main(["--config", str(config), *command]) == 0
+        printed += capsys.readouterr().out
+    assert "A trial" in printed and "Injected line" in printed
+    assert not set("\x1b\x07\x9b\r\u202e") & set(printed)
+    assert not any(line.startswith("Injected line") for line in printed.splitlines())

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import feedparser
 import pytest
@@ -132,6 +133,23 @@ def test_feeds_are_valid_atom(client: TestClient) -> None:
     assert client.get("/trials/NCT09999999/feed.atom").status_code == 404
 
 
+def test_feeds_and_pages_hold_only_what_xml_allows(client: TestClient) -> None:
+    """The hostile trial's reason for stopping carries a NUL, an ESC and U+FFFE."""
+    for path in ("/feed.atom", f"/trials/{HOSTILE}/feed.atom"):
+        body = client.get(path).content
+        ElementTree.fromstring(body)  # raises on what XML 1.0 forbids
+        assert b"funding" in body and b"[2J" in body, path
+    page = client.get(f"/trials/{HOSTILE}").text
+    assert "funding" in page and not set("\x00\x1b\ufffe") & set(page)
+
+
+def test_feeds_link_by_base_url_never_by_the_host_header(client: TestClient) -> None:
+    feed = client.get("/feed.atom", headers={"Host": "evil.example"}).text
+    assert "evil.example" not in feed and 'href="/changes"' in feed
+    moved = client.get("/changes/", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert moved.status_code in (301, 307) and moved.headers["location"] == "/changes"
+
+
 def test_filters_narrow_the_change_feed(client: TestClient) -> None:
     dates = client.get(f"/changes?nct={SLIPPING}&category=dates").text
     assert "Primary completion: 2026-06-30 (estimated) -&gt; 2026-12-31" in dates
@@ -157,7 +175,27 @@ def test_a_token_guards_every_request(config: Path) -> None:
             assert client.get("/", headers={"Authorization": "Bearer s3cret"}).status_code == 200
             first = client.get("/feed.atom?token=s3cret")
             assert first.status_code == 200 and "HttpOnly" in first.headers["set-cookie"]
+            assert "Secure" not in first.headers["set-cookie"]  # the page is http here
             assert client.get(f"/trials/{SLIPPING}").status_code == 200  # by the cookie
+    finally:
+        store.close()
+
+
+def test_the_token_cookie_comes_only_from_a_token_that_matched(config: Path) -> None:
+    settings = load(config)
+    settings = replace(settings, web=replace(settings.web, token="s3cret",
+                                             base_url="https://trials.example.org"))
+    store = Store.open_readonly(settings.store)
+    bearer = {"Authorization": "Bearer s3cret"}
+    try:
+        with TestClient(create_app(settings, store)) as client:
+            for given in ("a;%20Domain=evil.example", "x%0d%0aSet-Cookie:%20y=1", "wrong"):
+                answer = client.get(f"/?token={given}", headers=bearer)
+                assert answer.status_code == 200, given  # the header's token lets it in
+                assert "set-cookie" not in answer.headers, given
+            answer = client.get("/?token=s3cret")
+            assert answer.headers["set-cookie"] == (
+                "ctmonitor_token=s3cret; Path=/; HttpOnly; SameSite=Strict; Secure")
     finally:
         store.close()
 

@@ -75,8 +75,13 @@ class World:
         for nct in changing:
             self.put(day_record(nct, self.day))
 
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "monitor", "--config", str(self.config), "check"]
+    def command(self, args: tuple[str, ...] = ("check",)) -> list[str]:
+        return [sys.executable, "-m", "monitor", "--config", str(self.config), *args]
+
+    def run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+        """Any other command, which must end."""
+        return subprocess.run(self.command(tuple(args)), capture_output=True, text=True,
+                              timeout=PROCESS_SECONDS, check=False)
 
     def check(self) -> subprocess.CompletedProcess[str] | None:
         """One `ctmonitor check`; None (and a hang counted) if it does not end."""

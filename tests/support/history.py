@@ -14,6 +14,7 @@ from tests.support.registry import FakeRegistry
 
 SLIPPING = "NCT09000001"
 HOSTILE = "NCT09000002"
+CONTROL_TEXT = "\x00\x07\x1b[2J\r\nX\ufffe\x9b31m"  # none of it may reach a feed or a terminal
 HOSTILE_TITLE = ('<script>document.title="pwned"</script><img src=x '
                  'onerror="document.title=\'pwned\'"> A trial')
 S = "protocolSection.statusModule"
@@ -51,7 +52,8 @@ def hostile(day: int) -> dict[str, Any]:
     record = study(HOSTILE, title=HOSTILE_TITLE)
     if day:
         record = changed(record, f"{S}.overallStatus", "TERMINATED")
-        record = changed(record, f"{S}.whyStopped", '<img src=x onerror="alert(1)">funding')
+        record = changed(record, f"{S}.whyStopped", '<img src=x onerror="alert(1)">funding'
+                         + CONTROL_TEXT)
     return record
 
 
