@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     """The history page alone, until SIGTERM or Ctrl-C."""
     settings = settings_of(args)
+    if args.port is not None and not 0 < args.port < 65536:
+        raise ConfigError(f"serve --port: expected a port from 1 to 65535, got {args.port}")
     settings = replace(settings, web=replace(settings.web, host=args.host or settings.web.host,
                                              port=args.port or settings.web.port))
     stop = threading.Event()

@@ -6,6 +6,7 @@ user fixes it from one line.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -22,12 +23,12 @@ from monitor.watches import parse as parse_watch
 from notifiers import NOTIFIERS, ChannelSettings
 from notifiers.alerts import AlertPolicy
 from notifiers.courier import DeliverySettings
-from snapshots.errors import ConfigError
+from snapshots.errors import ConfigError, StoreError
 from snapshots.events import CATEGORIES, SEVERITIES, WATCH_CATEGORY
 from snapshots.fields import Field
-from snapshots.store import POSTGRES_SCHEMES, sqlite_url
+from snapshots.record import is_nct_id
+from snapshots.store import POSTGRES_SCHEMES, parse_url, sqlite_url
 
-NCT_ID = re.compile(r"^NCT\d{8}$")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_CATEGORIES = ("status", "dates", "results", "enrollment")
 DEFAULT_BASE_URL = "https://clinicaltrials.gov/api/v2"
@@ -162,6 +163,8 @@ def load(path: Path) -> Settings:
         raw = parse_toml(read_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML here: nested too deeply") from None
     return Loader(path).settings(raw)
 
 
@@ -190,7 +193,7 @@ def parse_nct(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     nct = value.strip().upper()
-    return nct if NCT_ID.match(nct) else None
+    return nct if is_nct_id(nct) else None
 
 
 def only_strings(values: list[Any]) -> bool:
@@ -203,9 +206,20 @@ class Loader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.from_env: set[str] = set()  # keys whose value holds a ${VAR}: never echoed
+        self.env_values: set[str] = set()
 
     def fail(self, key: str, problem: str) -> ConfigError:
+        """The error; a value from the environment is never in it, whoever wrote it."""
+        for value in sorted(self.env_values, key=len, reverse=True):
+            problem = problem.replace(value, "(a value from the environment)")
         return ConfigError(f"{self.path}: {key}: {problem}")
+
+    def shown(self, key: str, value: Any, secret: bool = False) -> str:
+        """A value as an error may echo it: not a secret, nor what came from ${VAR}."""
+        if secret or key in self.from_env:
+            return "a value that is not" + (" (from the environment)" if not secret else "")
+        return repr(value)
 
     def settings(self, raw: dict[str, Any]) -> Settings:
         raw = self.expand(raw, "")
@@ -240,13 +254,16 @@ class Loader:
             if only_strings(value) and "${" not in "".join(value):
                 return value  # plain strings, as [trials] ids: 100,000 of them, at times
             return [self.expand(v, f"{key}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, str):
+        if isinstance(value, str) and "${" in value:
+            self.from_env.add(key)
             return ENV_REF.sub(lambda m: self.env(m.group(1), key), value)
         return value
 
     def env(self, name: str, key: str) -> str:
         if name not in os.environ:
             raise self.fail(key, f"environment variable {name} is not set")
+        if os.environ[name]:
+            self.env_values.add(os.environ[name])
         return os.environ[name]
 
     def table(self, raw: dict[str, Any], name: str, spec: dict[str, Field]) -> dict[str, Any]:
@@ -272,9 +289,11 @@ class Loader:
             return rule.default
         value = section[key]
         kinds = rule.kind if isinstance(rule.kind, tuple) else (rule.kind,)
-        shown = "a value that is not" if rule.secret else f"{value!r}"
+        shown = self.shown(name, value, rule.secret)
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             raise self.fail(name, f"expected {rule.describe()}, got {shown}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(name, f"expected a finite number, got {shown}")
         if rule.choices and value not in rule.choices:
             raise self.fail(name, f"expected {rule.describe()}, got {shown}")
         return value
@@ -287,7 +306,8 @@ class Loader:
     def registry(self, table: dict[str, Any]) -> dict[str, Any]:
         for key in ("base_url", "history_url"):
             if not re.match(r"^https?://[^/\s]+", table[key]):
-                raise self.fail(f"registry.{key}", f"expected an http(s) URL, got {table[key]!r}")
+                raise self.fail(f"registry.{key}", "expected an http(s) URL, got "
+                                + self.shown(f"registry.{key}", table[key]))
         if table["rate_limit"] < 0:
             raise self.fail("registry.rate_limit", "expected requests per second, 0 or more")
         if table["retries"] < 0 or table["backoff"] < 0:
@@ -313,14 +333,23 @@ class Loader:
         scheme, separator, _ = table["url"].partition("://")
         if not separator or scheme not in POSTGRES_SCHEMES:
             raise self.fail("store.url", "expected a postgresql:// URL, got a value that is not")
+        try:
+            port = parse_url(table["url"]).port
+        except StoreError:
+            port = -1
+        if port is not None and not 0 < port < 65536:
+            raise self.fail("store.url", "expected a postgresql:// URL with a port from 1 to "
+                            "65535 (or none), got a value that is not")
         return str(table["url"])
 
     def web(self, table: dict[str, Any]) -> dict[str, Any]:
         if not 0 < table["port"] < 65536:
-            raise self.fail("web.port", f"expected a port from 1 to 65535, got {table['port']!r}")
+            raise self.fail("web.port", "expected a port from 1 to 65535, got "
+                            + self.shown("web.port", table["port"]))
         base = table["base_url"]
         if base is not None and not re.match(r"^https?://[^/\s]+", base):
-            raise self.fail("web.base_url", f"expected an http(s) URL, got {base!r}")
+            raise self.fail("web.base_url", "expected an http(s) URL, got "
+                            + self.shown("web.base_url", base))
         return {**table, "token": table["token"] or None,
                 "base_url": base.rstrip("/") if base else None}
 
@@ -335,13 +364,13 @@ class Loader:
         self.positive("monitor.failure_alert_after", table["failure_alert_after"])
         self.positive("monitor.stale_after_hours", table["stale_after_hours"])
         self.positive("monitor.check_timeout_minutes", table["check_timeout_minutes"])
-        for key in ("sweep_days", "poll_minutes"):
+        for key in ("sweep_days", "poll_minutes", "jitter", "misfire_grace"):
             if table[key] < 0:
                 raise self.fail(f"monitor.{key}", f"expected 0 (off) or more, got {table[key]!r}")
         return table
 
     def trial_ids(self, ids: list[Any]) -> tuple[str, ...]:
-        if only_strings(ids) and all(map(NCT_ID.fullmatch, ids)):
+        if all(map(is_nct_id, ids)):
             return tuple(dict.fromkeys(ids))  # all written as the registry writes them
         seen: dict[str, None] = {}
         for i, value in enumerate(ids):

@@ -156,11 +156,16 @@ class Check:
                 self.store.watches.failed(watch.name, str(exc))
 
     def run_watch(self, watch: Watch) -> None:
-        found = {}
+        found, unreadable = {}, 0
         for study in self.client.search(watch.params, SUMMARY_FIELDS, f"the watch {watch.name}"):
             trial = summary(study)
-            if trial["nct_id"]:
+            if trial is None:
+                unreadable += 1
+            else:
                 found[trial["nct_id"]] = trial
+        if unreadable:
+            log.warning("the watch %s: skipped %s without a sound NCT id", watch.name,
+                        plural(unreadable, "result"))
         with self.store.transaction() as conn:
             new = self.store.watches.new_matches(watch.name, watch.key, set(found), conn)
             self.store.outbox.enqueue(watch_alerts(self.settings.alerts, watch.name,

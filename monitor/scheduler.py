@@ -86,7 +86,7 @@ class Daemon:
             client = RegistryClient(self.settings.registry, sleep=self.pause_fetching)
             stamp = client.data_timestamp()
         except MonitorError as exc:
-            log.debug("poll: %s", exc)
+            log.warning("poll: %s (the next poll or check asks again)", exc)
             return
         if stamp is not None and stamp != self.store.get_meta("data_timestamp"):
             log.info("the registry has refreshed (dataTimestamp %s): checking now", stamp)

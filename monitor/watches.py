@@ -10,6 +10,7 @@ from typing import Any
 from notifiers.render import trial_url
 from snapshots.errors import ConfigError
 from snapshots.events import WATCH_CATEGORY
+from snapshots.record import is_nct_id
 
 QUERY_KEYS = ("query.cond", "query.term", "query.locn", "query.titles", "query.intr",
               "query.outc", "query.spons", "query.lead", "query.id", "query.patient")
@@ -89,16 +90,29 @@ def check_advanced(expr: str, where: str) -> None:
             raise ConfigError(f"{where}: AREA[{field}] does not name a field in {expr!r}")
 
 
-def summary(study: dict[str, Any]) -> dict[str, Any]:
-    """What a watch's alert shows of a trial, from a study with SUMMARY_FIELDS."""
-    protocol = study.get("protocolSection") or {}
-    ident = protocol.get("identificationModule") or {}
-    status = protocol.get("statusModule") or {}
-    nct = str(ident.get("nctId", ""))
-    return {"nct_id": nct, "title": ident.get("briefTitle") or "",
-            "status": status.get("overallStatus"),
-            "phase": ", ".join((protocol.get("designModule") or {}).get("phases") or []) or None,
-            "sponsor": ((protocol.get("sponsorCollaboratorsModule") or {}).get("leadSponsor")
-                        or {}).get("name"),
-            "first_posted": (status.get("studyFirstPostDateStruct") or {}).get("date"),
+def summary(study: Any) -> dict[str, Any] | None:
+    """What a watch's alert shows of a trial, from a study with SUMMARY_FIELDS; None for a
+    study without a sound NCT id (the id is tracked when the watch says so)."""
+    protocol = _table(_table(study).get("protocolSection"))
+    ident = _table(protocol.get("identificationModule"))
+    status = _table(protocol.get("statusModule"))
+    nct = ident.get("nctId")
+    if not isinstance(nct, str) or not is_nct_id(nct):
+        return None
+    phases = _table(protocol.get("designModule")).get("phases")
+    return {"nct_id": nct, "title": _text(ident.get("briefTitle")) or "",
+            "status": _text(status.get("overallStatus")),
+            "phase": ", ".join(p for p in phases if isinstance(p, str)) or None
+            if isinstance(phases, list) else None,
+            "sponsor": _text(_table(_table(protocol.get("sponsorCollaboratorsModule"))
+                                    .get("leadSponsor")).get("name")),
+            "first_posted": _text(_table(status.get("studyFirstPostDateStruct")).get("date")),
             "url": trial_url(nct)}
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -326,7 +326,9 @@ async def few_threads(_app: Starlette) -> AsyncIterator[None]:
     """Pages render in WORKER_THREADS threads: more only fight over the GIL and memory. The
     loop's errors (out of file descriptors) are logged at most once a minute."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
-    asyncio.get_running_loop().set_exception_handler(guard.loop_errors)
+    from monitor.connections import loop_errors
+
+    asyncio.get_running_loop().set_exception_handler(loop_errors)
     yield
 
 
@@ -385,10 +387,12 @@ class Page:
         self.address = f"http://{host}:{self.sock.getsockname()[1]}/"
         import uvicorn  # 38 ms with asyncio: loaded only by the commands that serve
 
+        from monitor.connections import KEEP_ALIVE_SECONDS, BoundedH11
+
         config = uvicorn.Config(create_app(settings, self.store), log_level="warning",
                                 access_log=False, lifespan="on", server_header=False,
-                                timeout_graceful_shutdown=STOP_SECONDS, http=guard.BoundedH11,
-                                timeout_keep_alive=guard.KEEP_ALIVE_SECONDS)
+                                timeout_graceful_shutdown=STOP_SECONDS, http=BoundedH11,
+                                timeout_keep_alive=KEEP_ALIVE_SECONDS)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        name="web", daemon=True)

@@ -10,19 +10,27 @@ Python once per process, so a sweep of 100,000 records pays microseconds a recor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from snapshots.errors import RecordError
 
-PARTIAL_DATE = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
+# \Z, not $: a Python pattern (fastjsonschema's re.search) whose $ would let a newline end it
+PARTIAL_DATE = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?\Z"
 TEXT: dict[str, Any] = {"type": "string"}
 FLAG: dict[str, Any] = {"type": "boolean"}
 TEXTS: dict[str, Any] = {"type": "array", "items": TEXT}
 DATE: dict[str, Any] = {"type": "string", "pattern": PARTIAL_DATE}
-NCT_ID: dict[str, Any] = {"type": "string", "pattern": "^NCT[0-9]{8}$"}
+NCT_FORM = re.compile(r"NCT[0-9]{8}")  # ASCII digits only, as the registry writes them
+NCT_ID: dict[str, Any] = {"type": "string", "pattern": f"^{NCT_FORM.pattern}\\Z"}
 FORMS = {PARTIAL_DATE: "a date such as 2026-03 or 2026-03-12",
          NCT_ID["pattern"]: "an NCT id such as NCT01234567"}
+
+
+def is_nct_id(value: Any) -> bool:
+    """An NCT id as the registry writes it: NCT and 8 ASCII digits, nothing around them."""
+    return isinstance(value, str) and NCT_FORM.fullmatch(value) is not None
 
 
 def table(**properties: dict[str, Any]) -> dict[str, Any]:

@@ -41,8 +41,8 @@ def parse_url(target: str) -> URL:
     """A store's address: `sqlite:///PATH` or `postgresql://...` (driven by psycopg 3)."""
     try:
         url = make_url(target)
-    except ArgumentError:
-        raise StoreError(f"store {target!r}: not a database URL") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise StoreError("store: not a database URL") from None
     if url.drivername in POSTGRES_SCHEMES:
         return url.set(drivername="postgresql+psycopg")
     if url.drivername == "sqlite" and url.database:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
+from monitor import __version__
 from monitor.config import load
 from notifiers import build_notifiers
 from notifiers.alerts import trial_payload
@@ -150,6 +151,7 @@ def test_email_config_is_checked_when_it_loads(tmp_path: Path) -> None:
 def test_slack_message_shows_severity_old_new_and_the_link(sink: Any, tmp_path: Path) -> None:
     slack = channel(tmp_path, f'[notifiers.team]\ntype = "slack"\nwebhook_url = "{sink.url}"\n')
     assert slack.send([sample_payload()], "k") == "HTTP 200"
+    assert sink.received[0].headers["User-Agent"].startswith("ctmonitor/")
     body = sink.received[0].body
     texts = "\n".join(b["text"]["text"] for b in body["blocks"])
     assert body["text"] == "NCT05935098 terminated; primary completion 428 days earlier"
@@ -205,6 +207,7 @@ def test_webhook_posts_the_interface_payload_with_an_idempotency_key(sink: Any,
     received = sink.received[0]
     assert received.headers["Idempotency-Key"] == "abc123"
     assert received.headers["Authorization"] == "Bearer t"
+    assert received.headers["User-Agent"].startswith(f"ctmonitor/{__version__} ")
     assert set(received.body) == {"event", "nct_id", "title", "url", "version",
                                   "previous_version", "detected_at", "changes"}
     assert received.body["event"] == "trial.changed"

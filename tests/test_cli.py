@@ -114,6 +114,23 @@ def test_a_bad_nct_id_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert config.read_text() == "[trials]\nids = []\n"
 
 
+@pytest.mark.parametrize(("command", "says"), [
+    (["track", "NCT\u0660\u0665\u0669\u0663\u0665\u0660\u0669\u0668"], "is not an NCT id"),
+    (["track", "NCT\uff10\uff15\uff19\uff13\uff15\uff10\uff19\uff18"], "is not an NCT id"),
+    (["serve", "--port", "99999"], "serve --port: expected a port from 1 to 65535, got 99999"),
+    (["serve", "--port", "0"], "serve --port: expected a port from 1 to 65535, got 0"),
+])
+def test_bad_words_on_the_command_line_are_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str],
+        says: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[trials]\nids = []\n")
+    assert main(["--config", str(config), *command]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err, err
+    assert config.read_text() == "[trials]\nids = []\n"
+
+
 def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "config.toml"

@@ -89,6 +89,19 @@ def test_env_var_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
      r"notifiers\.x\.url: environment variable CTM_TEST_UNSET is not set"),
     ('[notifiers.x]\ntype = "console"\nmode = "weekly"\n', r'notifiers\.x\.mode: expected one of'),
     ("[trials\nids = 3", r"not valid TOML: .*\(at line 1, column \d+\)"),
+    ('[registry]\ntimeout = inf\n', r"registry\.timeout: expected a finite number, got inf"),
+    ('[registry]\nbackoff = nan\n', r"registry\.backoff: expected a finite number, got nan"),
+    ('[delivery]\nbackoff = inf\n', r"delivery\.backoff: expected a finite number"),
+    ('[monitor]\nstale_after_hours = -inf\n', r"monitor\.stale_after_hours: expected a finite"),
+    ('[monitor]\njitter = -5\n', r"monitor\.jitter: expected 0 \(off\) or more, got -5"),
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", r"not valid TOML here: nested too deeply"),
+    ('[store]\nurl = "postgresql://u@db.example:abc/store"\n',
+     r"store\.url: expected a postgresql:// URL with a port from 1 to 65535 \(or none\), "
+     r"got a value that is not$"),
+    ('[trials]\nids = ["NCT\u0660\u0665\u0669\u0663\u0665\u0660\u0669\u0668"]\n',
+     r"trials\.ids\[0\]: expected an NCT id"),
+    ('[trials]\nids = ["NCT\uff10\uff15\uff19\uff13\uff15\uff10\uff19\uff18"]\n',
+     r"trials\.ids\[0\]: expected an NCT id"),
 ])
 def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path, text: str,
                                                      expected: str) -> None:
@@ -133,3 +146,16 @@ def test_secrets_are_never_echoed_in_errors(tmp_path: Path,
         config.load(path)
     assert "s3cr3t-token" not in str(caught.value)
     assert "notifiers.team.webhook_url" in str(caught.value)
+
+
+def test_a_value_from_the_environment_is_never_echoed(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A password given to a key of the wrong type, or to a key whose check echoes it."""
+    monkeypatch.setenv("SMTP_PASSWORD", "hunter2-pw")
+    for table in ('port = "${SMTP_PASSWORD}"\nto = ["a@example.org"]\n',
+                  'port = 25\nto = ["${SMTP_PASSWORD}"]\n'):
+        path = write(tmp_path, '[notifiers.mail]\ntype = "email"\nhost = "localhost"\n'
+                     'from = "m@example.org"\n' + table)
+        with pytest.raises(ConfigError) as caught:
+            config.load(path)
+        assert "hunter2" not in str(caught.value) and "notifiers.mail." in str(caught.value)

@@ -130,6 +130,29 @@ def test_track_true_tracks_new_matches_and_keeps_the_config_comments(
     assert len([p for p in sink.received if p.body["event"] == "watch.new_trials"]) == 1
 
 
+@pytest.mark.parametrize("bad_id", ["12345", "NCT123", "NCT\u0660\u0665\u0669\u0663\u0665"
+                                    "\u0660\u0669\u0668", "NCT01234567\nNCT07654321",
+                                    "nct01234567", 7, None])
+def test_a_watch_tracks_only_sound_nct_ids(tmp_path: Path, registry: FakeRegistry,
+                                           sink: HttpSink, bad_id: Any,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    """Whatever ids a search answers with, the config stays loadable: a study without a
+    sound NCT id is skipped with a warning, the others are tracked."""
+    trials = phelan_trials()
+    registry.put(trials[0])
+    config = config_for(tmp_path, registry, sink, WATCH + "track = true\n")
+    assert check(config) == 0
+    registry.put(trials[1])
+    registry.extra_studies.append(changed(trials[2], "protocolSection.identificationModule."
+                                          "nctId", bad_id))
+    registry.extra_studies.append(["not", "a", "study"])  # type: ignore[arg-type]
+    registry.data_timestamp = "2026-03-13T09:00:05"
+    assert check(config) == 0
+    new = trials[1]["protocolSection"]["identificationModule"]["nctId"]
+    assert load(config).trial_ids == (new,)
+    assert "the watch phelan: skipped 2 results without a sound NCT id" in caplog.text
+
+
 def test_a_rejected_query_fails_its_watch_only(tmp_path: Path, registry: FakeRegistry,
                                                sink: HttpSink, capsys: pytest.CaptureFixture[str]
                                                ) -> None:
