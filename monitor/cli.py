@@ -5,19 +5,15 @@ errors turned into one line and an exit status (the one place where that happens
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from monitor import __version__, commands
+from monitor import __version__, commands, logs
 from monitor.exits import ExitStatus, status_of
 from snapshots.errors import MonitorError
 from snapshots.wording import printable
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
-
 
 @dataclass(frozen=True)
 class Arg:
@@ -129,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = args.log_level or ("INFO" if args.command == "run" else "WARNING")
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
-    for chatty in ("apscheduler", "alembic"):  # their INFO lines are not the user's news
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    logs.setup(level)
     try:
         return int(args.func(args))
     except MonitorError as exc:

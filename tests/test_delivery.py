@@ -221,3 +221,37 @@ headers = {{ X-Team = "Onkologie ☃" }}
     [row] = [r for r in run.rows() if r.channel == "hook"]
     assert row.last_error == "unexpected error (UnicodeEncodeError)"
     assert row.status == "pending" and row.attempts == 3
+
+
+def test_no_log_line_names_a_channel_urls_path_or_query(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any) -> None:
+    """At DEBUG, urllib3 logs every request it makes: a Slack or webhook URL's path is its
+    secret, and so is a token in its query."""
+    secret = "/services/T0/B0/PATHSECRET?token=QUERYSECRET"
+    config = make_config(["NCT01000001"], f"""
+[notifiers.team]
+type = "slack"
+webhook_url = "{sink.url}{secret}"
+
+[notifiers.hook]
+type = "webhook"
+url = "{sink.url}/hooks/HOOKSECRET?sig=SIGSECRET"
+
+[notifiers.gone]
+type = "webhook"
+url = "http://127.0.0.1:1/hooks/GONESECRET"
+""")
+    registry.put(study("NCT01000001"))
+    logged = ""
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config),
+                               "--log-level", "DEBUG", "check"], capture_output=True,
+                              text=True, cwd=ROOT, check=False)
+        logged += done.stderr
+        terminate(registry)
+    assert {r.path for r in sink.received} >= {f"/hook{secret}",
+                                               "/hook/hooks/HOOKSECRET?sig=SIGSECRET"}
+    assert '"POST /... HTTP/1.1" 200' in logged  # urllib3 still says what it did
+    for word in ("PATHSECRET", "QUERYSECRET", "HOOKSECRET", "SIGSECRET", "GONESECRET",
+                 "/services/"):
+        assert word not in logged, word
