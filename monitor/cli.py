@@ -15,6 +15,7 @@ from monitor.exits import ExitStatus, status_of
 from snapshots.errors import MonitorError
 from snapshots.wording import printable
 
+
 @dataclass(frozen=True)
 class Arg:
     """One argument of a command, as argparse's add_argument takes it."""

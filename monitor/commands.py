@@ -251,7 +251,8 @@ def notify_test(args: argparse.Namespace) -> int:
     for name, notifier in notifiers.items():
         if args.name and name != args.name:
             continue
-        answer, failure = attempt(notifier, [sample_payload()], f"notify-test-{name}")
+        answer, failure = attempt(notifier, notifier.build([sample_payload()]),
+                                  f"notify-test-{name}")
         failed += failure is not None
         out(views.channel_answer(name, notifier.kind, answer,
                                  None if failure is None else str(failure)))

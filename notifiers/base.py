@@ -84,12 +84,18 @@ class Notifier:
         """Validate the type's own keys when the config loads; return the options kept."""
         return values
 
-    def send(self, messages: list[dict[str, Any]], key: str) -> str:
-        """Deliver messages (webhook payloads) as one message; return what the channel said.
+    def build(self, messages: list[dict[str, Any]]) -> Any:
+        """The channel's one message of these alerts (webhook payloads). Apart from sending,
+        so that an alert a channel cannot make a message of fails there, and only there."""
+        return messages
 
-        Raise RetryableDelivery when it did not accept them.
-        """
+    def deliver(self, message: Any, key: str) -> str:
+        """Send a built message; return what the channel said. Raise RetryableDelivery
+        when it did not accept it."""
         raise NotImplementedError
+
+    def send(self, messages: list[dict[str, Any]], key: str) -> str:
+        return self.deliver(self.build(messages), key)
 
     def post_json(self, url: str, body: Any, headers: dict[str, str] | None = None) -> str:
         """POST JSON; 2xx is accepted, anything else raises RetryableDelivery."""

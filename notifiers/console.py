@@ -14,9 +14,11 @@ class ConsoleNotifier(Notifier):
 
     kind = "console"
 
-    def send(self, messages: list[dict[str, Any]], key: str) -> str:
-        for message in messages:
-            for line in message_lines(message):
-                print(printable(line), file=self.env.stdout)
+    def build(self, messages: list[dict[str, Any]]) -> list[str]:
+        return [printable(line) for message in messages for line in message_lines(message)]
+
+    def deliver(self, message: list[str], key: str) -> str:
+        for line in message:
+            print(line, file=self.env.stdout)
         self.env.stdout.flush()
         return "printed"

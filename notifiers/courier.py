@@ -41,20 +41,29 @@ class DeliveryReport:
     pending: int = 0
 
 
-def attempt(notifier: Notifier, messages: list[dict[str, Any]],
+def attempt(notifier: Notifier, message: Any,
             key: str) -> tuple[str | None, RetryableDelivery | None]:
-    """Send once: (the channel's answer, None), or (None, why it did not take the alert).
+    """Send a built message once: (the channel's answer, None), or (None, why it did not
+    take the alert).
 
     A channel's unexpected error counts as a failed try too, so that it is recorded and
     retried like any other, and never stops the channels after it.
     """
     try:
-        return notifier.send(messages, key), None
+        return notifier.deliver(message, key), None
     except RetryableDelivery as exc:
         return None, exc
     except Exception as exc:  # noqa: BLE001 (any channel bug is one failed delivery)
         log.debug("channel %s failed", notifier.name, exc_info=True)
         return None, RetryableDelivery(f"unexpected error ({type(exc).__name__})")
+
+
+def build(notifier: Notifier, payloads: list[dict[str, Any]]) -> tuple[Any, str | None]:
+    """The channel's message of these alerts, or None and why it cannot make one."""
+    try:
+        return notifier.build(payloads), None
+    except Exception as exc:  # noqa: BLE001 (this channel's trouble, no one else's)
+        return None, f"this channel cannot make its message of the alert ({type(exc).__name__})"
 
 
 class Courier:
@@ -79,9 +88,7 @@ class Courier:
         for name, items in by_channel.items():
             notifier = self.notifiers.get(name)
             if notifier is None:
-                self.outbox.mark_attempt([i.id for i in items], "channel no longer configured",
-                                         self.clock(), give_up=True)
-                report.failed += len(items)
+                self._give_up(items, "channel no longer configured", report)
                 continue
             groups = ([sorted(items, key=_most_severe_first)]
                       if notifier.settings.mode == "digest" else [[i] for i in items])
@@ -89,13 +96,39 @@ class Courier:
                 self._send(notifier, group, report)
         return report
 
+    def _built(self, notifier: Notifier, group: list[Delivery],
+               report: DeliveryReport) -> tuple[Any, list[Delivery]]:
+        """The channel's message of the group, and the alerts in it. An alert the channel
+        cannot make a message of is marked failed for this channel, with why (the other
+        channels still send it); a digest goes on without it."""
+        message, why = build(notifier, [i.payload for i in group])
+        if why is None:
+            return message, group
+        if len(group) > 1:
+            reasons = {i.id: build(notifier, [i.payload])[1] for i in group}
+            good = [i for i in group if reasons[i.id] is None]
+            if 0 < len(good) < len(group):
+                for item in group:
+                    if reasons[item.id]:
+                        self._give_up([item], reasons[item.id] or why, report)
+                return self._built(notifier, good, report)
+        self._give_up(group, why, report)
+        return None, []
+
+    def _give_up(self, items: list[Delivery], why: str, report: DeliveryReport) -> None:
+        self.outbox.mark_attempt([i.id for i in items], why, self.clock(), give_up=True)
+        report.failed += len(items)
+
     def _send(self, notifier: Notifier, group: list[Delivery], report: DeliveryReport) -> None:
+        message, group = self._built(notifier, group, report)
+        if not group:
+            return
         ids = [i.id for i in group]
         key = group[0].idempotency_key if len(group) == 1 else idempotency_key(
             "+".join(i.idempotency_key for i in group))
         attempts = max(i.attempts for i in group)
         for tried in range(RETRIES_IN_CHECK + 1):
-            _answer, failure = attempt(notifier, [i.payload for i in group], key)
+            _answer, failure = attempt(notifier, message, key)
             if failure is None:
                 self.outbox.mark_delivered(ids)
                 report.sent += len(group)
@@ -113,5 +146,7 @@ class Courier:
 
 
 def _most_severe_first(item: Delivery) -> int:
-    return -max((SEVERITY_RANK[c["severity"]] for c in item.payload.get("changes", [])),
-                default=len(SEVERITY_RANK))  # alerts about the monitor itself lead
+    changes = item.payload.get("changes")
+    ranks = [SEVERITY_RANK.get(c.get("severity"), 0) for c in changes if isinstance(c, dict)
+             ] if isinstance(changes, list) else []  # a payload of any shape sorts
+    return -max(ranks, default=len(SEVERITY_RANK))  # alerts about the monitor itself lead

@@ -24,6 +24,7 @@ from notifiers.render import (
     watch_trial_line,
 )
 from snapshots.fields import Field
+from snapshots.wording import printable
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -65,8 +66,9 @@ class EmailNotifier(Notifier):
             raise fail("password", "expected username and password together, or neither")
         return {**values, "port": values["port"] or DEFAULT_PORTS[values["security"]]}
 
-    def send(self, messages: list[dict[str, Any]], key: str) -> str:
-        email = self.compose(messages, key)
+    def deliver(self, email: EmailMessage, key: str) -> str:
+        del email["Message-ID"]  # the key's, set afresh for each try
+        email["Message-ID"] = f"<{key}@ctmonitor>"
         options = self.settings.options
         try:
             with self._connect() as smtp:
@@ -96,15 +98,15 @@ class EmailNotifier(Notifier):
             smtp.starttls(context=ssl.create_default_context())
         return smtp
 
-    def compose(self, messages: list[dict[str, Any]], key: str) -> EmailMessage:
-        """The email: subject saying what happened, text and HTML parts."""
+    def build(self, messages: list[dict[str, Any]]) -> EmailMessage:
+        """The email: subject saying what happened (one line, whatever a record's text
+        holds: a CRLF there must not add a header), text and HTML parts."""
         html = render_html(messages)
         email = EmailMessage()
-        email["Subject"] = title(messages)
+        email["Subject"] = printable(title(messages))
         email["From"] = self.settings.options["from"]
         email["To"] = ", ".join(self.settings.options["to"])
         email["Date"] = formatdate(localtime=False)
-        email["Message-ID"] = f"<{key}@ctmonitor>"
         email.set_content(text_body(messages))
         email.add_alternative(html, subtype="html")
         return email

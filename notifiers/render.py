@@ -13,6 +13,11 @@ HEADLINE_PIECES = 2
 WATCH_EVENT = "watch.new_trials"
 
 
+def as_text(value: Any) -> str:
+    """A value of a payload shown as text, whatever it is (None shows as nothing)."""
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
 def trial_url(nct_id: str) -> str:
     return TRIAL_URL.format(nct_id=nct_id)
 

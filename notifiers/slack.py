@@ -11,6 +11,7 @@ from typing import Any
 from notifiers.base import Fail, Notifier
 from notifiers.render import (
     WATCH_EVENT,
+    as_text,
     headline,
     history_url,
     ordered,
@@ -47,8 +48,11 @@ class SlackNotifier(Notifier):
             raise fail("webhook_url", "expected a Slack incoming webhook URL (https://...)")
         return values
 
-    def send(self, messages: list[dict[str, Any]], key: str) -> str:
-        return self.post_json(self.settings.options["webhook_url"], slack_message(messages))
+    def build(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        return slack_message(messages)
+
+    def deliver(self, message: dict[str, Any], key: str) -> str:
+        return self.post_json(self.settings.options["webhook_url"], message)
 
 
 def slack_message(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -77,7 +81,7 @@ def _title(message: dict[str, Any]) -> str:
         return escape(message.get("message", ""))
     nct = message["nct_id"]
     page = f" · <{message['page_url']}|its history on ctmonitor>" if message.get("page_url") else ""
-    return (f"*<{trial_url(nct)}|{nct}>* {escape(message.get('title') or '')}\n"
+    return (f"*<{trial_url(nct)}|{nct}>* {escape(as_text(message.get('title')))}\n"
             f"version {message.get('previous_version')} → {message.get('version')} · "
             f"<{history_url(nct)}|record history>{page}")
 

@@ -25,7 +25,9 @@ class WebhookNotifier(Notifier):
                 raise fail(f"headers.{name}", "expected a string")
         return values
 
-    def send(self, messages: list[dict[str, Any]], key: str) -> str:
-        body: Any = messages[0] if len(messages) == 1 else {"event": "digest", "alerts": messages}
+    def build(self, messages: list[dict[str, Any]]) -> Any:
+        return messages[0] if len(messages) == 1 else {"event": "digest", "alerts": messages}
+
+    def deliver(self, message: Any, key: str) -> str:
         headers = {**self.settings.options["headers"], "Idempotency-Key": key}
-        return self.post_json(self.settings.options["url"], body, headers)
+        return self.post_json(self.settings.options["url"], message, headers)

@@ -3,6 +3,7 @@ duplicated beyond an idempotent retry."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,8 +20,10 @@ from monitor.runner import run_check
 from notifiers import build_notifiers
 from notifiers.base import Environment
 from notifiers.courier import Courier
-from snapshots.outbox import Delivery
+from notifiers.sample import sample_payload
+from snapshots.outbox import Delivery, NewDelivery
 from snapshots.store import Store
+from tests.conftest import SmtpInbox
 from tests.support.builder import changed, study
 from tests.support.http_sink import Answer, HttpSink
 from tests.support.registry import FakeRegistry
@@ -255,3 +258,70 @@ url = "http://127.0.0.1:1/hooks/GONESECRET"
     for word in ("PATHSECRET", "QUERYSECRET", "HOOKSECRET", "SIGSECRET", "GONESECRET",
                  "/services/"):
         assert word not in logged, word
+
+
+def test_record_text_no_channel_expected_still_reaches_every_channel(
+        registry: FakeRegistry, sink: HttpSink, make_config: Any,
+        smtp_server: SmtpInbox) -> None:
+    """A CRLF in a status and a header after it: the email's subject stays one line (no
+    header is added), Slack, the webhook and the console get it too."""
+    config = make_config(["NCT01000001"], f"""
+[notifiers.mail]
+type = "email"
+host = "127.0.0.1"
+port = {smtp_server.port}  # type: ignore[attr-defined]
+security = "none"
+from = "ctmonitor@example.org"
+to = ["team@example.org"]
+
+[notifiers.team]
+type = "slack"
+webhook_url = "{sink.url}/slack"
+
+[notifiers.hook]
+type = "webhook"
+url = "{sink.url}"
+""".replace("  # type: ignore[attr-defined]", ""))
+    run = terminated_after_baseline(registry, config)
+    record = changed(registry.records["NCT01000001"], f"{S}.overallStatus",
+                     "TERMINATED\r\nBcc: everyone@example.org")
+    registry.put(record)
+    assert run.check().delivery.sent == 4
+    assert {r.status for r in run.rows()} == {"done"}
+    [mail] = smtp_server.messages
+    assert "\n" not in mail["Subject"] and "Bcc" not in mail and "terminated" in mail["Subject"]
+    assert {r.path for r in sink.received} == {"/hook", "/hook/slack"}
+
+
+def test_an_alert_a_channel_cannot_make_a_message_of_fails_there_only(
+        sink: HttpSink, make_config: Any) -> None:
+    """A payload of a shape the email and Slack builders do not know (an older program's,
+    or a bug's): those channels mark it failed with why, the webhook posts it, and a
+    digest goes on with the alerts it can show."""
+    config = make_config([], f"""
+[notifiers.team]
+type = "slack"
+webhook_url = "{sink.url}/slack"
+mode = "digest"
+
+[notifiers.hook]
+type = "webhook"
+url = "{sink.url}"
+""")
+    run = Harness(config)
+    odd = {"event": "trial.changed", "nct_id": "NCT01000001", "changes": [{"what": "?"}]}
+    good = sample_payload()
+    with run.store.transaction() as conn:
+        run.store.outbox.enqueue([NewDelivery(c, "trial.changed", f"{c}-{n}", p)
+                                  for c in ("team", "hook")
+                                  for n, p in (("odd", odd), ("good", good))], conn)
+    report = run.courier.deliver()
+    assert (report.sent, report.failed) == (3, 1)
+    rows = {r.idempotency_key: r for r in run.rows()}
+    assert rows["team-odd"].status == "failed"
+    assert rows["team-odd"].last_error == ("this channel cannot make its message of the "
+                                           "alert (KeyError)")
+    assert {k for k, r in rows.items() if r.status == "done"} == {"team-good", "hook-odd",
+                                                                  "hook-good"}
+    slack = [r for r in sink.received if r.path == "/hook/slack"]
+    assert len(slack) == 1 and "NCT05935098" in json.dumps(slack[0].body)
