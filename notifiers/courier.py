@@ -147,6 +147,6 @@ class Courier:
 
 def _most_severe_first(item: Delivery) -> int:
     changes = item.payload.get("changes")
-    ranks = [SEVERITY_RANK.get(c.get("severity"), 0) for c in changes if isinstance(c, dict)
+    ranks = [SEVERITY_RANK.get(str(c.get("severity")), 0) for c in changes if isinstance(c, dict)
              ] if isinstance(changes, list) else []  # a payload of any shape sorts
     return -max(ranks, default=len(SEVERITY_RANK))  # alerts about the monitor itself lead

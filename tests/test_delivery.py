@@ -265,11 +265,12 @@ def test_record_text_no_channel_expected_still_reaches_every_channel(
         smtp_server: SmtpInbox) -> None:
     """A CRLF in a status and a header after it: the email's subject stays one line (no
     header is added), Slack, the webhook and the console get it too."""
+    port = smtp_server.port  # type: ignore[attr-defined]
     config = make_config(["NCT01000001"], f"""
 [notifiers.mail]
 type = "email"
 host = "127.0.0.1"
-port = {smtp_server.port}  # type: ignore[attr-defined]
+port = {port}
 security = "none"
 from = "ctmonitor@example.org"
 to = ["team@example.org"]
@@ -281,7 +282,7 @@ webhook_url = "{sink.url}/slack"
 [notifiers.hook]
 type = "webhook"
 url = "{sink.url}"
-""".replace("  # type: ignore[attr-defined]", ""))
+""")
     run = terminated_after_baseline(registry, config)
     record = changed(registry.records["NCT01000001"], f"{S}.overallStatus",
                      "TERMINATED\r\nBcc: everyone@example.org")
