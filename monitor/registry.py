@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import ijson
 import orjson
 
 from monitor import __version__
+from monitor.answers import BodyReader, PageReader, UnreadableAnswer
 from monitor.config import RegistrySettings
 from snapshots.errors import RegistryError
 from snapshots.retry import backoff, retry_after
@@ -31,6 +31,7 @@ ERROR_TEXT_LIMIT = 120
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_EMPTY_PAGES = 10  # pages with no study that one request may page through
 MAX_PAGES = 500  # pages one request may take at all (a search of 500,000 trials)
+MAX_REDIRECTS = 5  # an id moved is one redirect; more is a loop
 HISTORY_ATTEMPTS = 2  # the history endpoints are optional: a short try, then backfill waits
 
 
@@ -57,8 +58,8 @@ class HistoryError(RegistryError):
     """The registry's history endpoints answered something this monitor cannot read."""
 
 
-class UnreadableAnswer(RegistryError):
-    """An answer arrived whole but cannot be read as JSON."""
+class RedirectLoop(RegistryError):
+    """The registry's redirects for a request do not end."""
 
 
 class PagingError(RegistryError):
@@ -122,6 +123,7 @@ class RegistryClient:
         self.settings = settings
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT.format(__version__, requests.__version__)
+        self.session.max_redirects = MAX_REDIRECTS
         self.sleep = sleep
         self.clock = clock
         self.requests = 0
@@ -218,7 +220,10 @@ class RegistryClient:
 
     def fetch_one(self, nct_id: str) -> SingleResult:
         """GET /studies/{id}: 404 is "not in the registry", a 301 names the id's new home."""
-        response = self.get(f"/studies/{nct_id}", what=nct_id, allow=(400, 404))
+        try:
+            response = self.get(f"/studies/{nct_id}", what=nct_id, allow=(400, 404))
+        except RedirectLoop as exc:
+            return SingleResult(nct_id, None, unreadable=str(exc))
         if response.status_code == 404:
             return SingleResult(nct_id, None)
         if response.status_code == 400:
@@ -307,6 +312,9 @@ class RegistryClient:
             self.requests += 1
             try:
                 response = self.session.get(url, timeout=self.settings.timeout, stream=True)
+            except requests.TooManyRedirects:
+                raise RedirectLoop(f"registry: redirects for {what} do not end (more than "
+                                   f"{MAX_REDIRECTS})") from None
             except requests.Timeout:
                 problem, wait = f"timed out after {self.settings.timeout:g} s", None
             except requests.RequestException as exc:
@@ -339,11 +347,7 @@ class RegistryClient:
 
     def body(self, response: requests.Response, what: str) -> bytes:
         """The whole body of an answer, read within answer_timeout however it trickles."""
-        reader = BodyReader(response, what, self.settings.answer_timeout)
-        try:
-            return b"".join(iter(lambda: reader.read(65536), b""))
-        finally:
-            response.close()
+        return BodyReader(response, what, self.settings.answer_timeout).whole()
 
     def excerpt(self, response: requests.Response, what: str) -> str:
         """An error answer's text, on one line and short, for a one-line message."""
@@ -357,92 +361,6 @@ class RegistryClient:
             problem = ("is nested too deeply to read" if "depth" in str(exc)
                        else "is not JSON")
             raise UnreadableAnswer(f"registry: answer for {what} {problem}") from None
-
-
-class BodyReader:
-    """Reads an answer's body as it arrives, each read returning what one receive gave, so
-    that an answer trickling a byte a second is cut off at the deadline; a socket that goes
-    quiet is cut off by the read timeout."""
-
-    def __init__(self, response: requests.Response, what: str, seconds: float) -> None:
-        self.response = response
-        self.what = what
-        self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
-
-    def read(self, size: int = -1) -> bytes:
-        if size == 0:
-            return b""  # ijson asks for nothing to learn whether reads give bytes
-        if time.monotonic() > self.deadline:
-            raise RegistryError(f"registry: answer for {self.what} took longer than "
-                                f"{self.seconds:g} s; stopped reading it")
-        import requests
-        import urllib3
-
-        try:
-            return bytes(self.response.raw.read1(size if size > 0 else 65536,
-                                                 decode_content=True))
-        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
-            raise RegistryError(f"registry: answer for {self.what} broke off "
-                                f"({type(exc).__name__})") from None
-
-
-class PageReader(BodyReader):
-    """Reads a /studies page as it arrives: studies are parsed one at a time (ijson), so
-    neither the page's bytes nor its 1,000 records stand in memory at once; the first and
-    last EDGE_BYTES are kept, which is where a page's other keys stand."""
-
-    EDGE_BYTES = 8192
-
-    def __init__(self, response: requests.Response, what: str, seconds: float) -> None:
-        super().__init__(response, what, seconds)
-        self.head = b""
-        self.tail = b""
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = super().read(size)
-        if len(self.head) < self.EDGE_BYTES:
-            self.head += chunk[: self.EDGE_BYTES - len(self.head)]
-        self.tail = (self.tail + chunk)[-self.EDGE_BYTES:]
-        return chunk
-
-    def studies(self) -> Iterator[dict[str, Any]]:
-        try:
-            for study in ijson.items(self, "studies.item", use_float=True):
-                self.count += 1
-                yield study
-            while self.read(65536):  # the rest of the page, for its nextPageToken
-                pass
-        except ijson.JSONError:
-            raise RegistryError(f"registry: answer for {self.what} is not JSON") from None
-        finally:
-            self.response.close()
-
-    def next_page_token(self) -> str | None:
-        return next_page_token(self.tail) or next_page_token(self.head)
-
-
-def next_page_token(body: bytes) -> str | None:
-    """The page's nextPageToken, without parsing the page again.
-
-    In API v2 the key "nextPageToken" exists only at the top level of a page (PagedStudies;
-    a Study has no such key), and inside a JSON string its quotes would be escaped, so the
-    last occurrence of the quoted key is the page's own.
-    """
-    at = body.rfind(b'"nextPageToken"')
-    if at < 0:
-        return None
-    try:
-        colon = body.index(b":", at + len(b'"nextPageToken"'))
-        start = body.index(b'"', colon)
-        end = start + 1
-        while body[end] != ord('"'):
-            end += 2 if body[end] == ord("\\") else 1
-        token = orjson.loads(body[start:end + 1])
-    except (ValueError, IndexError):
-        return None
-    return token if isinstance(token, str) and token else None
 
 
 def _count(ids: list[str]) -> str:

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from monitor import health, views
+from monitor.answers import OutOfBounds, Undecodable
 from monitor.backfill import RETRY_AFTER_HOURS, Backfill, due
 from monitor.config import Settings
 from monitor.plan import LAST_SWEEP, Plan, plan
-from monitor.registry import RegistryClient
+from monitor.registry import Page, RegistryClient
 from monitor.result import CheckResult
 from monitor.tracking import edit_ids
 from monitor.watches import SUMMARY_FIELDS, Watch, summary
@@ -229,22 +230,13 @@ class Check:
                         seen.add(nct_id)
                         self.fail(nct_id, page.failure)
                 continue
-            asked = set(page.asked)
-            hashes = self.store.versions.latest_hashes(page.asked)
-            self.unverified = self.store.versions.unverified(page.asked)
-            unchanged: list[str] = []
-            count = 0
-            for record in page.studies:
-                self.stop_if_asked()
-                count += 1
-                tracked = self.match(record, asked)
-                if tracked is None or tracked in seen:
-                    continue
-                seen.add(tracked)
-                if self.process(tracked, record, hashes.get(tracked)) == "unchanged":
-                    unchanged.append(tracked)
-            self.store.versions.mark_checked(unchanged, utcnow())
-            self.progress(count)
+            try:
+                self.read_page(page, seen)
+            except OutOfBounds as exc:  # this batch's answer, not the registry, is wrong
+                for nct_id in page.asked:
+                    if nct_id not in seen:
+                        seen.add(nct_id)
+                        self.fail(nct_id, str(exc))
         not_updated = [i for i in ids if i not in seen and i not in unanswered] if since else []
         self.result.unchanged += not_updated
         self.store.versions.mark_checked(not_updated, utcnow())
@@ -253,6 +245,29 @@ class Check:
             if nct_id not in seen:
                 self.stop_if_asked()
                 self.fetch_alone(nct_id)
+
+    def read_page(self, page: Page, seen: set[str]) -> None:
+        """Process the studies of a page as they are read."""
+        asked = set(page.asked)
+        hashes = self.store.versions.latest_hashes(page.asked)
+        self.unverified = self.store.versions.unverified(page.asked)
+        unchanged: list[str] = []
+        count = 0
+        try:
+            for record in page.studies:
+                self.stop_if_asked()
+                count += 1
+                tracked = self.match(record, asked)
+                if tracked is None or tracked in seen:
+                    continue
+                seen.add(tracked)
+                if isinstance(record, Undecodable):
+                    self.fail(tracked, record.problem)
+                elif self.process(tracked, record, hashes.get(tracked)) == "unchanged":
+                    unchanged.append(tracked)
+        finally:
+            self.store.versions.mark_checked(unchanged, utcnow())
+            self.progress(count)
 
     def stop_if_asked(self) -> None:
         """Between two trials: stop when asked to, or when the check has run too long."""
@@ -267,6 +282,8 @@ class Check:
     def match(record: Any, asked: set[str]) -> str | None:
         """The tracked id a record answers: its own NCT id or one of its aliases (read
         leniently: the record is checked when it is processed)."""
+        if isinstance(record, Undecodable):
+            return record.nct_id if record.nct_id in asked else None
         try:
             nct_id = record_id(record)
         except RecordError:

@@ -115,4 +115,8 @@ def canonical_json(data: Any) -> bytes:
                                   ensure_ascii=False).encode("utf-8")
             except RecursionError:
                 pass
-    raise RecordError(f"record unreadable: nested more than {MAX_DEPTH} levels deep")
+    raise too_deep()
+
+
+def too_deep() -> RecordError:
+    return RecordError(f"record unreadable: nested more than {MAX_DEPTH} levels deep")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import orjson
 import pytest
 
+from monitor.answers import PageReader, Undecodable
 from monitor.config import RegistrySettings
 from monitor.registry import (
     MAX_EMPTY_PAGES,
@@ -14,6 +18,7 @@ from monitor.registry import (
     RegistryClient,
 )
 from snapshots.errors import RegistryError
+from snapshots.normalise import too_deep
 from tests.support.builder import study
 from tests.support.registry import FakeRegistry, Fault
 
@@ -141,16 +146,47 @@ def test_pacing_keeps_to_the_rate_limit(registry: FakeRegistry) -> None:
     assert slept == [0.5, 0.5]
 
 
+class Answer:
+    """What PageReader reads of a requests.Response: raw.read1 gives the chunks in turn."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.raw = self
+        self.chunks = chunks
+
+    def read1(self, _size: int, decode_content: bool) -> bytes:
+        return next(self.chunks, b"")
+
+    def close(self) -> None:
+        pass
+
+
 @pytest.mark.parametrize(("body", "token"), [
     (b'{"studies": [], "nextPageToken": "ZVt07cGH_kvI2"}', "ZVt07cGH_kvI2"),
     (b'{"nextPageToken":"a\\"b","studies":[]}', 'a"b'),
     (b'{"studies": [{"t": "say \\"nextPageToken\\": \\"x\\""}]}', None),
     (b'{"studies": [], "totalCount": 3}', None),
+    (b' { "totalCount" : 12345 , "studies" : [ {"a": 1} , {"b": [2.5]} ] } ', None),
 ])
-def test_next_page_token_is_found_without_a_second_parse(body: bytes, token: str | None) -> None:
-    from monitor.registry import next_page_token
+def test_a_page_is_read_study_by_study_with_its_token(body: bytes, token: str | None) -> None:
+    for size in (1, 7, 65536):  # however the answer arrives
+        chunks = iter([body[i:i + size] for i in range(0, len(body), size)])
+        reader = PageReader(Answer(chunks), "a page", 10)  # type: ignore[arg-type]
+        studies = list(reader.studies())
+        assert studies == orjson.loads(body)["studies"] and reader.count == len(studies)
+        assert reader.next_page_token() == token
 
-    assert next_page_token(body) == token
+
+@pytest.mark.parametrize("size", [1, 4096, 65536])
+def test_a_study_too_deep_to_decode_stands_alone_in_its_page(size: int) -> None:
+    """Its trial fails alone (named by its first nctId), the studies after it are read."""
+    deep = (b'{"protocolSection": {"identificationModule": {"nctId": "NCT00000002"}}, '
+            b'"x": ' + b'[{"s": "]}[\\\"", "t": ' * 3000 + b'1' + b'}]' * 3000 + b'}')
+    body = (b'{"studies": [{"n": 1}, ' + deep + b', {"n": 3}], "nextPageToken": "t2"}')
+    chunks = iter([body[i:i + size] for i in range(0, len(body), size)])
+    reader = PageReader(Answer(chunks), "3 trials", 10)  # type: ignore[arg-type]
+    first, middle, last = reader.studies()
+    assert (first, last) == ({"n": 1}, {"n": 3}) and reader.next_page_token() == "t2"
+    assert middle == Undecodable("NCT00000002", str(too_deep()))
 
 
 def test_a_page_that_is_not_json_is_one_line(registry: FakeRegistry) -> None:

@@ -6,10 +6,12 @@ follows. The counts end the run in one line (tests/faults/conftest.py)."""
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from monitor.answers import MAX_ANSWER_BYTES, MAX_STUDY_CHARS
 from tests.conftest import SmtpInbox, free_port
 from tests.faults import breakers
 from tests.faults.tally import RESULTS, Tally
@@ -63,6 +66,35 @@ def slow_single_studies(world: World, _: Any) -> None:
     world.registry.single_delay = 0.5
 
 
+def gzip_bomb() -> bytes:
+    """Past the answer bound unpacked (1 GB of spaces in a page), 1 MB on the wire."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip format
+    spaces = b" " * 2**20
+    parts = [packer.compress(b'{"studies": [')]
+    parts += [packer.compress(spaces) for _ in range(MAX_ANSWER_BYTES // 2**20 * 2)]
+    return b"".join([*parts, packer.compress(b"]}"), packer.flush()])
+
+
+def hostile_page(make: Callable[[], bytes], headers: dict[str, str] | None = None
+                 ) -> Callable[[World, Any], None]:
+    """The batch's page is made at fault time (a bomb is not built at import)."""
+    return lambda world, _: world.registry.faults.append(
+        Fault("/studies?", 200, headers or {}, make()))  # type: ignore[arg-type]
+
+
+def long_string() -> bytes:
+    study_ = {"protocolSection": {"identificationModule": {
+        "nctId": "NCT09000001", "briefTitle": "x" * (MAX_STUDY_CHARS + 2**20)}}}
+    return json.dumps({"studies": [study_]}).encode()
+
+
+def redirect_loop(world: World, _: Any) -> None:
+    """Two trials whose ids redirect to each other: the search finds neither."""
+    a, b = world.ids[:2]
+    world.hidden = {n: world.registry.records.pop(n) for n in (a, b)}
+    world.registry.aliases.update({a: b, b: a})
+
+
 def sink_script(*answers: Answer) -> Callable[[World, Any], None]:
     def apply(_world: World, sink: Any) -> None:
         sink.script.extend(answers)
@@ -101,6 +133,11 @@ REGISTRY_CASES = [
          lambda world, _: world.registry.extra_studies.append(study("NCT07777777"))),
     Case("a 10 MB record", big_record),
     Case("a record with unknown keys and missing modules", odd_record),
+    Case("a gzip bomb", hostile_page(gzip_bomb, {"Content-Encoding": "gzip"})),
+    Case("400 KB of nested brackets", hostile_page(
+        lambda: b'{"studies": [{"a": ' + b"[" * 400_000 + b"]" * 400_000 + b"}]}")),
+    Case("a 33 MB string", hostile_page(long_string)),
+    Case("a 301 loop between two ids", redirect_loop),
     Case("a check past its deadline", slow_single_studies,
          extra="[monitor]\ncheck_timeout_minutes = 0.02\n", fails=True),
 ]
@@ -167,6 +204,8 @@ def test_a_fault_loses_and_duplicates_nothing(case: Case, tmp_path: Path,
     def clear() -> None:
         registry.faults.clear()
         registry.extra_studies.clear()
+        registry.aliases.clear()
+        registry.records.update(world.hidden)
         registry.single_delay = 0.0
         sink.down = False
         sink.script.clear()

@@ -62,6 +62,7 @@ class World:
             + (extra.replace("[monitor]\n", FULL_SWEEPS) if "[monitor]\n" in extra
                else FULL_SWEEPS + extra), encoding="utf-8")
         self.tally = Tally()
+        self.hidden: dict[str, dict[str, Any]] = {}  # records a fault took from the registry
 
     def put(self, record: dict[str, Any]) -> None:
         self.registry.put(record)

@@ -54,7 +54,11 @@ class _Handler(QuietHandler):
     sink: HttpSink
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length)
+        if len(body) < length:  # the sender went away mid-body (killed): nothing was sent
+            self.close_connection = True
+            return
         received = Received(self.path, dict(self.headers), json.loads(body or b"null"))
         self.sink.received.append(received)
         if self.sink.on_post:
