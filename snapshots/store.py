@@ -138,8 +138,7 @@ class Store(Database):
             if not check_file(path):
                 raise StoreError(f"store {path}: no such file (run a check first)")
         try:
-            engine = _engine(url, readonly=True)
-            revision = _judge(url, engine, migrate=False)
+            engine, revision = _reader(url)
         except (OSError, SQLAlchemyError) as exc:
             raise StoreError(f"store {shown(url)}: cannot open: {reason(exc)}") from None
         if revision.new:
@@ -280,11 +279,11 @@ def _refuse(url: URL, revision: Revision, migrating: bool = False) -> None:
         raise error(f"store {shown(url)}: {problem}")
 
 
-def _engine(url: URL, readonly: bool) -> Engine:
+def _engine(url: URL, readonly: bool, immutable: bool = False) -> Engine:
     if url.drivername == "sqlite":
         if readonly:
             engine = create_engine(f"sqlite:///file:{url.database}?mode=ro"
-                                   f"{'' if _writable(url) else '&immutable=1'}&uri=true")
+                                   f"{'&immutable=1' if immutable else ''}&uri=true")
             event.listen(engine, "connect", _sqlite_read_pragmas)
         else:
             engine = create_engine(url)
@@ -296,10 +295,24 @@ def _engine(url: URL, readonly: bool) -> Engine:
                                        "connect_timeout": CONNECT_TIMEOUT})
 
 
+def _reader(url: URL) -> tuple[Engine, Revision]:
+    """A read-only engine and the store's revision. An SQLite file SQLite cannot open so (in
+    a folder where it may not make its WAL's index: a read-only mount, a backup, another
+    user's folder) is read as immutable, which takes nothing from a WAL left there (a clean
+    close removes it)."""
+    engine = _engine(url, readonly=True)
+    try:
+        return engine, _judge(url, engine, migrate=False)
+    except SQLAlchemyError:
+        engine.dispose()
+        if url.drivername != "sqlite" or _writable(url):
+            raise
+    engine = _engine(url, readonly=True, immutable=True)
+    return engine, _judge(url, engine, migrate=False)
+
+
 def _writable(url: URL) -> bool:
-    """Whether SQLite may write beside the file (its WAL's shared-memory index). A store on
-    a read-only mount or in a read-only folder (a backup, a colleague's copy) is read as
-    immutable: SQLite takes nothing from a WAL left there, which a clean close removes."""
+    """Whether this process may write the SQLite file and beside it."""
     path = Path(str(url.database))
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
