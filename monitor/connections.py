@@ -1,16 +1,15 @@
 """Bounds on the history page's connections, applied before any token is read: uvicorn's
 HTTP/1.1 protocol held to a time for each request's head, a cap on open connections (the
 daemon shares the process's file descriptors), and the event loop's resource errors logged
-at most once a minute. Imported by the commands that serve (uvicorn loads with it)."""
+at most once a minute."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any
-
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HEAD_SECONDS = 10  # to send a request's head (the request line and headers)
 KEEP_ALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this
@@ -44,42 +43,49 @@ def loop_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> Non
                       f" ({exc})" if exc else "")
 
 
-class BoundedH11(H11Protocol):
+@functools.cache
+def bounded_h11() -> type[asyncio.Protocol]:
     """uvicorn's HTTP/1.1 protocol with a time for each request's head and a cap on open
-    connections, both applied before any token is read."""
+    connections, both applied before any token is read. Made on first use: uvicorn loads
+    only with the commands that serve."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    head_timer: asyncio.TimerHandle | None = None
+    class BoundedH11(H11Protocol):
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        over = len(self.connections) >= MAX_CONNECTIONS
-        super().connection_made(transport)
-        if over:
-            THROTTLED.warning("web: %d connections open; closing new ones", MAX_CONNECTIONS)
-            transport.close()
-            return
-        self.arm_head_timer()
+        head_timer: asyncio.TimerHandle | None = None
 
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.waiting_for_head():
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            over = len(self.connections) >= MAX_CONNECTIONS
+            super().connection_made(transport)
+            if over:
+                THROTTLED.warning("web: %d connections open; closing new ones", MAX_CONNECTIONS)
+                transport.close()
+                return
             self.arm_head_timer()
-        elif self.head_timer is not None:
-            self.head_timer.cancel()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.waiting_for_head():
+                self.arm_head_timer()
+            elif self.head_timer is not None:
+                self.head_timer.cancel()
+                self.head_timer = None
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.head_timer is not None:
+                self.head_timer.cancel()
+            super().connection_lost(exc)
+
+        def waiting_for_head(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def arm_head_timer(self) -> None:
+            if self.head_timer is None:
+                self.head_timer = self.loop.call_later(HEAD_SECONDS, self.head_timeout)
+
+        def head_timeout(self) -> None:
             self.head_timer = None
+            if self.waiting_for_head() and not self.transport.is_closing():
+                self.transport.close()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.head_timer is not None:
-            self.head_timer.cancel()
-        super().connection_lost(exc)
-
-    def waiting_for_head(self) -> bool:
-        return self.cycle is None or self.cycle.response_complete
-
-    def arm_head_timer(self) -> None:
-        if self.head_timer is None:
-            self.head_timer = self.loop.call_later(HEAD_SECONDS, self.head_timeout)
-
-    def head_timeout(self) -> None:
-        self.head_timer = None
-        if self.waiting_for_head() and not self.transport.is_closing():
-            self.transport.close()
+    return BoundedH11

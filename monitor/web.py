@@ -32,6 +32,7 @@ from starlette.types import ASGIApp
 from monitor import guard, health, views
 from monitor.chart import chart, version_date
 from monitor.config import Settings, WebSettings, parse_nct
+from monitor.connections import KEEP_ALIVE_SECONDS, bounded_h11, loop_errors
 from notifiers.render import history_url, trial_url
 from snapshots.diff import diff_stored
 from snapshots.errors import ConfigError, MonitorError
@@ -326,8 +327,6 @@ async def few_threads(_app: Starlette) -> AsyncIterator[None]:
     """Pages render in WORKER_THREADS threads: more only fight over the GIL and memory. The
     loop's errors (out of file descriptors) are logged at most once a minute."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
-    from monitor.connections import loop_errors
-
     asyncio.get_running_loop().set_exception_handler(loop_errors)
     yield
 
@@ -387,11 +386,9 @@ class Page:
         self.address = f"http://{host}:{self.sock.getsockname()[1]}/"
         import uvicorn  # 38 ms with asyncio: loaded only by the commands that serve
 
-        from monitor.connections import KEEP_ALIVE_SECONDS, BoundedH11
-
         config = uvicorn.Config(create_app(settings, self.store), log_level="warning",
                                 access_log=False, lifespan="on", server_header=False,
-                                timeout_graceful_shutdown=STOP_SECONDS, http=BoundedH11,
+                                timeout_graceful_shutdown=STOP_SECONDS, http=bounded_h11(),
                                 timeout_keep_alive=KEEP_ALIVE_SECONDS)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
