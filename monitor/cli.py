@@ -50,7 +50,10 @@ COMMANDS = (
             commands.backfill, (arg("ids", nargs="*", metavar="NCT"),)),
     Command("serve", "the history web page alone (read-only on the store)", commands.serve,
             (arg("--host", help="address to listen on (default: [web] host)"),
-             arg("--port", type=int, help="port (default: [web] port)"))),
+             arg("--port", type=int, help="port (default: [web] port; 0: any free port)"))),
+    Command("init", "write a commented config file (default: --config, else ./config.toml)",
+            commands.init, (arg("path", nargs="?", metavar="PATH"),
+                            arg("--force", action="store_true", help="replace a file there"))),
     Command("track", "add trials (NCT ids) to the config file, keeping its comments",
             commands.track, (NCTS,)),
     Command("untrack", "remove trials from the config file (their history stays in the store)",
@@ -82,8 +85,10 @@ COMMANDS = (
             "whole store (SQLite and PostgreSQL, either way) into an empty one, verified",
             commands.store_command,
             (arg("action", choices=["migrate", "copy"]),
-             arg("--to", metavar="URL", help="copy: postgresql://USER@HOST/DB, "
-                 "sqlite:///PATH or a file path"))),
+             arg("--to", metavar="URL", help="copy: postgresql://USER@HOST/DB, or an "
+                 "SQLite file: a path, or sqlite:///PATH; a relative path is relative to "
+                 "the current folder (sqlite:////srv/x.db is /srv/x.db), whose folder "
+                 "must exist"))),
     Command("status", "daemon running or not, last and next check, failing trials and "
             "deliveries", commands.status, json=True),
 )

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -116,10 +117,12 @@ def run(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     """The history page alone, until SIGTERM or Ctrl-C."""
     settings = settings_of(args)
-    if args.port is not None and not 0 < args.port < 65536:
-        raise ConfigError(f"serve --port: expected a port from 1 to 65535, got {args.port}")
-    settings = replace(settings, web=replace(settings.web, host=args.host or settings.web.host,
-                                             port=args.port or settings.web.port))
+    if args.port is not None and not 0 <= args.port < 65536:
+        raise ConfigError(f"serve --port: expected a port from 1 to 65535 (0: any free "
+                          f"port), got {args.port}")
+    settings = replace(settings, web=replace(
+        settings.web, host=args.host or settings.web.host,
+        port=settings.web.port if args.port is None else args.port))
     stop = threading.Event()
     with web.Page(settings) as page:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -128,6 +131,20 @@ def serve(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         while not stop.wait(1.0) and page.thread.is_alive():
             pass
+    return ExitStatus.OK
+
+
+# -- the config ----------------------------------------------------------------------------
+def init(args: argparse.Namespace) -> int:
+    """Write a commented config (the seed trials, the console channel, every section)."""
+    path = Path(args.path) if args.path else config_path(args)
+    if path.exists() and not args.force:
+        raise ConfigError(f"{path}: already exists; left as it is (--force replaces it)")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{path}: no folder {path.parent} (make it first)")
+    sample = resources.files("monitor").joinpath("templates/init-config.toml")
+    path.write_text(sample.read_text(encoding="utf-8"), encoding="utf-8")
+    out(views.initialised(path))
     return ExitStatus.OK
 
 
@@ -175,9 +192,12 @@ def show(args: argparse.Namespace) -> int:
     nct_id = parse_ids([args.nct_id])[0]
     with opened(settings_of(args), reading=True) as store:
         version = store.versions.get(nct_id, args.number)
+        latest = store.versions.get(nct_id, data=False) if version is None else version
+    if latest is None:
+        raise MonitorError(f"{nct_id}: no stored versions")
     if version is None:
-        which = f"version {args.number}" if args.number else "stored versions"
-        raise MonitorError(f"{nct_id}: no {which}")
+        raise MonitorError(f"{nct_id}: no version {args.number} (versions 1 to "
+                           f"{latest.number})")
     out(views.dumps(version.data) if args.json else views.snapshot_lines(version))
     return ExitStatus.OK
 
@@ -190,6 +210,10 @@ def diff_versions(args: argparse.Namespace) -> int:
             raise MonitorError(f"{nct_id}: no stored versions")
         b = args.b or latest.number
         a = args.a if args.a is not None else b - 1
+        if a == 0 and args.a is None:
+            raise MonitorError(f"{nct_id}: version {b} is the first stored version; there "
+                               "is none before it to compare with"
+                               + (" yet" if latest.number == 1 else ""))
         old, new = store.versions.get(nct_id, a), store.versions.get(nct_id, b)
     for number, found in ((a, old), (b, new)):
         if found is None:
@@ -199,8 +223,11 @@ def diff_versions(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    events = compare_records(read_record(args.old), read_record(args.new))
-    return print_events(args, events, f"{args.old} -> {args.new}")
+    old, new = read_record(args.old), read_record(args.new)
+    if record_id(old) != record_id(new):
+        print(f"ctmonitor: warning: {args.old} is {record_id(old)} and {args.new} is "
+              f"{record_id(new)}: these are two different trials", file=sys.stderr)
+    return print_events(args, compare_records(old, new), f"{args.old} -> {args.new}")
 
 
 def read_record(name: str) -> Any:
@@ -266,22 +293,36 @@ def store_command(args: argparse.Namespace) -> int:
     the whole store into a new one, verified."""
     settings = settings_of(args)
     if args.action == "migrate":
+        if args.to:
+            raise ConfigError("store migrate: takes no --to (store copy --to URL copies)")
         before, after = Store.migrate(settings.store)
         out(views.migrated(shown(parse_url(settings.store)), before, after))
         return ExitStatus.OK
     if not args.to:
         raise ConfigError("store copy: say where to, with --to URL (postgresql://... or "
                           "sqlite:///PATH)")
-    target_url = sqlite_url(Path(args.to).resolve()) if "://" not in args.to else args.to
+    target_url = copy_target(args.to)
     with opened(settings) as source, source.writer_lock():
         target = Store.open(target_url)
         try:
-            with target.writer_lock():
+            with target.writer_lock(leave_file=False):  # a copy, not a store in use
                 copied = copy_store(source, target)
         finally:
             target.close()
         out(views.copied(source.name, target.name, copied))
     return ExitStatus.OK
+
+
+def copy_target(to: str) -> str:
+    """`store copy --to`: a PostgreSQL URL as given; an SQLite file (a path or sqlite:///)
+    relative to the current folder, in a folder that exists."""
+    url = parse_url(to if "://" in to else sqlite_url(Path(to)))
+    if url.drivername != "sqlite":
+        return to
+    path = Path(str(url.database)).expanduser().resolve()
+    if not path.parent.is_dir():
+        raise ConfigError(f"store copy: no folder {path.parent} (make it first)")
+    return sqlite_url(path)
 
 
 def status(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 # loads: the commands that only read the store (list, history, ...) never make one.
 USER_AGENT = ("ctmonitor/{} (a change monitor for tracked ClinicalTrials.gov records; "
               "python-requests/{})")
+log = logging.getLogger("ctmonitor")
 MAX_URL_BYTES = 6000
 PAGE_SIZE = 1000
 MAX_BACKOFF_SECONDS = 120.0  # a registry retry waits no longer, Retry-After or not
@@ -328,11 +330,15 @@ class RegistryClient:
                 response.close()
                 problem = f"HTTP {response.status_code}"
                 wait = retry_after(response.headers.get("Retry-After"))
+            host = urllib.parse.urlsplit(url).netloc
             if attempt == attempts:
-                raise RegistryError(f"registry: {problem} fetching {what} "
+                raise RegistryError(f"registry: {problem} fetching {what} from {host} "
                                     f"({attempts} attempts)")
-            self.sleep(backoff(attempt, self.settings.backoff, MAX_BACKOFF_SECONDS, wait,
-                               jitter=True))
+            pause = backoff(attempt, self.settings.backoff, MAX_BACKOFF_SECONDS, wait,
+                            jitter=True)
+            log.warning("registry: %s fetching %s from %s; trying again in %.0f s "
+                        "(attempt %d of %d)", problem, what, host, pause, attempt + 1, attempts)
+            self.sleep(pause)
         raise AssertionError("unreachable")
 
     def _pace(self) -> None:

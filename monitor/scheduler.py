@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from monitor import health, views, web
@@ -144,8 +145,9 @@ def _serve(daemon: Daemon, settings: Settings, now: bool) -> int:
                           id="poll", args=[lambda: scheduler.modify_job(
                               "check", next_run_time=datetime.now(UTC))])
     scheduler.start()
-    log.info("ctmonitor daemon started: %d trials, schedule %r (%s), next check %s",
-             len(settings.trial_ids), settings.monitor.schedule, settings.monitor.timezone,
+    log.info("ctmonitor daemon started: %d trials from %s, schedule %r (%s), next check %s",
+             len(settings.trial_ids), urlsplit(settings.registry.base_url).netloc,
+             settings.monitor.schedule, settings.monitor.timezone,
              scheduler.get_job("check").next_run_time)
     while not daemon.stopping.wait(1.0):
         pass

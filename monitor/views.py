@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from monitor.backfill import BackfillReport
@@ -19,6 +20,13 @@ from snapshots.outbox import Delivery
 from snapshots.versions import Trial, Version
 from snapshots.watchlog import WatchState
 from snapshots.wording import clip, enum_text, plural, show
+
+STATUS_WIDTH = 24  # the list's status column, wider when a status is longer
+OUTCOME_MEANINGS = {
+    "fresh": "the registry had not refreshed since the last check, so nothing was fetched",
+    "partial": "it ran, but some trials failed",
+    "aborted": "the process ended before the check did",
+}
 
 
 def dumps(value: Any) -> str:
@@ -131,14 +139,22 @@ def trial_lines(trials: list[Trial], ids: tuple[str, ...], last: Check | None,
                 counts: dict[str, int]) -> list[str]:
     """One line per tracked trial, then where the checks and deliveries stand."""
     by_id = {t.nct_id: t for t in trials}
-    lines = [_trial_line(nct, by_id.get(nct)) for nct in ids]
-    when = f"last check {last.finished_at} ({last.outcome})" if last else "never checked"
+    statuses = {t.latest_status for t in trials}
+    width = max([STATUS_WIDTH, *(len(enum_text(s)) for s in statuses if s)])
+    lines = [_trial_line(nct, by_id.get(nct), width) for nct in ids]
+    when = f"last check {last.finished_at} ({outcome(last.outcome)})" if last else "never checked"
     lines.append(f"{len(ids)} tracked; {when}; failed deliveries: {counts.get('failed', 0)}, "
                  f"waiting to retry: {counts.get('pending', 0)}")
     return lines
 
 
-def _trial_line(nct: str, trial: Trial | None) -> str:
+def outcome(word: str) -> str:
+    """A check's outcome, with what it means where the word alone does not say."""
+    meaning = OUTCOME_MEANINGS.get(word)
+    return f"{word}: {meaning}" if meaning else word
+
+
+def _trial_line(nct: str, trial: Trial | None, width: int) -> str:
     status = enum_text(trial.latest_status) if trial and trial.latest_status else "not fetched yet"
     flags = []
     if trial and trial.missing_since:
@@ -149,7 +165,7 @@ def _trial_line(nct: str, trial: Trial | None) -> str:
         flags.append(f"now {trial.alias_of}")
     versions = trial.latest_version if trial else 0
     checked = (trial.last_checked_at if trial else None) or "never"
-    return (f"{nct}  {status:<24} {versions:>3} version{'s' if versions != 1 else ' '}"
+    return (f"{nct}  {status:<{width}} {versions:>3} version{'s' if versions != 1 else ' '}"
             f"  checked {checked:<20}  {clip((trial.title if trial else None) or '', 60)}"
             + (f"  [{'; '.join(flags)}]" if flags else ""))
 
@@ -182,7 +198,8 @@ def status_report(daemon: Holder | None, last: Check | None, next_run: str | Non
     """What `ctmonitor status` shows, as its JSON."""
     return {
         "daemon": f"running ({daemon})" if daemon else "not running",
-        "last_check": (f"{last.finished_at}: {last.outcome}; {last.detail}" if last else None),
+        "last_check": (f"{last.finished_at}: {outcome(last.outcome)}; {last.detail}"
+                       if last else None),
         "next_scheduled_check": next_run,
         "failing_trials": [f"{t.nct_id}: {t.last_error}" for t in trials if t.last_error],
         "failed_deliveries": counts.get("failed", 0),
@@ -273,3 +290,8 @@ def snapshot_lines(version: Version) -> list[str]:
               f"  Registry update:    {version.last_update or '-'}",
               "  (--json prints the whole stored snapshot)"]
     return lines
+
+
+def initialised(path: Path) -> list[str]:
+    return [f"wrote {path.resolve()}: two seed trials and the console channel; every other "
+            "section is there, commented", "next: ctmonitor check (or ctmonitor run)"]

@@ -60,7 +60,7 @@ def busy(holder: Holder | None, kind: str) -> StoreBusy:
 
 
 class Locks(Protocol):
-    def hold(self, kind: str) -> AbstractContextManager[None]: ...
+    def hold(self, kind: str, leave_file: bool = True) -> AbstractContextManager[None]: ...
 
     def holder(self, kind: str) -> Holder | None: ...
 
@@ -75,9 +75,12 @@ class FileLocks:
         return self.store.with_name(f"{self.store.name}.{'lock' if kind == 'writer' else kind}")
 
     @contextmanager
-    def hold(self, kind: str) -> Iterator[None]:
+    def hold(self, kind: str, leave_file: bool = True) -> Iterator[None]:
+        """Hold the lock; without leave_file its file goes when it is released (for a store
+        no one else uses yet, such as a copy being made)."""
         self.store.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._file(kind), os.O_RDWR | os.O_CREAT, 0o644)
+        path = self._file(kind)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -87,6 +90,8 @@ class FileLocks:
             os.pwrite(fd, str(Holder.me()).encode(), 0)
             yield
         finally:
+            if not leave_file:
+                path.unlink(missing_ok=True)
             os.close(fd)
 
     def holder(self, kind: str) -> Holder | None:
@@ -127,7 +132,7 @@ class AdvisoryLocks:
                              f"{str(exc).strip().splitlines()[0]}") from None
 
     @contextmanager
-    def hold(self, kind: str) -> Iterator[None]:
+    def hold(self, kind: str, leave_file: bool = True) -> Iterator[None]:
         me = Holder.me()
         conn = self._connect(f"ctmonitor {kind} {me}")
         try:

@@ -187,9 +187,10 @@ class Store(Database):
         self.outbox.prune()
 
     # -- locks ---------------------------------------------------------------------------
-    def writer_lock(self) -> AbstractContextManager[None]:
-        """Hold the one-writer lock of this store (a daemon's check or a manual check)."""
-        return self.locks.hold("writer")
+    def writer_lock(self, leave_file: bool = True) -> AbstractContextManager[None]:
+        """Hold the one-writer lock of this store (a daemon's check or a manual check);
+        without leave_file, an SQLite store's lock file goes when it is released."""
+        return self.locks.hold("writer", leave_file)
 
     def daemon_lock(self) -> AbstractContextManager[None]:
         """Hold the lock that says a daemon runs on this store."""

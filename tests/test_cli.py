@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from monitor import config
 from monitor.cli import COMMANDS, build_parser, main
 from snapshots.errors import StoreError
 from tests.conftest import shared, write_config
@@ -117,8 +119,8 @@ def test_a_bad_nct_id_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize(("command", "says"), [
     (["track", "NCT\u0660\u0665\u0669\u0663\u0665\u0660\u0669\u0668"], "is not an NCT id"),
     (["track", "NCT\uff10\uff15\uff19\uff13\uff15\uff10\uff19\uff18"], "is not an NCT id"),
-    (["serve", "--port", "99999"], "serve --port: expected a port from 1 to 65535, got 99999"),
-    (["serve", "--port", "0"], "serve --port: expected a port from 1 to 65535, got 0"),
+    (["serve", "--port", "99999"], "serve --port: expected a port from 1 to 65535"),
+    (["serve", "--port", "-1"], "(0: any free port), got -1"),
 ])
 def test_bad_words_on_the_command_line_are_one_line_and_exit_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str],
@@ -194,3 +196,91 @@ def test_record_text_reaches_the_terminal_as_plain_lines(
     assert "A trial" in printed and "Injected line" in printed
     assert not set("\x1b\x07\x9b\r\u202e") & set(printed)
     assert not any(line.startswith("Injected line") for line in printed.splitlines())
+
+
+def test_init_writes_a_config_that_loads_and_explains_every_section(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "config.toml"
+    assert main(["--config", str(path), "init"]) == 0
+    assert str(path.resolve()) in capsys.readouterr().out
+    settings = config.load(path)
+    assert settings.trial_ids == ("NCT07120750", "NCT05349331")
+    assert [c.type for c in settings.channels] == ["console"]
+    # Every commented key is a real one: the file loads with them all switched on.
+    for name in ("SMTP_PASSWORD", "SLACK_WEBHOOK_URL", "WEBHOOK_URL", "CTMONITOR_WEB_TOKEN"):
+        monkeypatch.setenv(name, "https://example.org/x")
+    text = path.read_text()
+    assert "password = \"${SMTP_PASSWORD}\"" in text and "s3cret" not in text
+    switched = "\n".join(re.sub(r"^# (?=\[|[\"a-z_.]+ = )", "", line)
+                         for line in text.splitlines())
+    on = tmp_path / "all.toml"
+    on.write_text(switched.replace('path = "data/snapshots.db"', "# path"))
+    everything = config.load(on)
+    assert {c.type for c in everything.channels} == {"console", "email", "slack", "webhook"}
+    assert everything.watches and everything.web.token
+    assert main(["--config", str(path), "init"]) == 2  # never over a file
+    assert "already exists" in capsys.readouterr().err
+    assert main(["init", str(tmp_path / "nowhere" / "c.toml")]) == 2
+
+
+def test_a_missing_config_says_how_to_name_or_make_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(tmp_path / "config.toml"), "list"]) == 2
+    err = capsys.readouterr().err
+    assert "--config PATH" in err and "$CTMONITOR_CONFIG" in err and "ctmonitor init" in err
+
+
+def test_store_copy_lands_where_the_user_points_and_says_so(
+        tmp_path: Path, registry: Any, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative target is relative to the current folder, printed absolute; a folder
+    that does not exist is refused; no lock file is left beside the copy."""
+    registry.put(study("NCT09000001"))
+    (tmp_path / "cfg").mkdir()
+    config = write_config(tmp_path / "cfg", registry.base_url, ["NCT09000001"])
+    assert main(["--config", str(config), "check"]) == 0
+    (tmp_path / "srv" / "backup").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["--config", str(config), "store", "copy", "--to",
+                 "sqlite:///srv/backup/x.db"]) == 0
+    copy = tmp_path / "srv" / "backup" / "x.db"
+    assert f"to {copy}: " in capsys.readouterr().out
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["x.db"]
+    for words, says in ((["store", "copy", "--to", str(tmp_path / "no" / "dir" / "x.db")],
+                         f"store copy: no folder {tmp_path / 'no' / 'dir'} (make it first)"),
+                        (["store", "migrate", "--to", "x.db"], "store migrate: takes no --to")):
+        assert main(["--config", str(config), *words]) == 2
+        assert says in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+
+
+def test_messages_say_what_is_so(tmp_path: Path, registry: Any,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """One stored version, a version that does not exist, two different trials compared,
+    the word "fresh", a status longer than the list's column."""
+    registry.put(study("NCT09000001", status="UNKNOWN"))
+    registry.put(study("NCT09000002"))
+    config = write_config(tmp_path, registry.base_url, ["NCT09000001", "NCT09000002"])
+    assert main(["--config", str(config), "check"]) == 0
+    assert main(["--config", str(config), "check"]) == 0  # the registry has not refreshed
+    capsys.readouterr()
+    for words, says in (
+            (["diff", "NCT09000001"], "NCT09000001: version 1 is the first stored version; "
+                                      "there is none before it to compare with yet"),
+            (["show", "NCT09000001", "--version", "0"], "no version 0 (versions 1 to 1)"),
+            (["show", "NCT09000001", "--version", "5"], "no version 5 (versions 1 to 1)")):
+        assert main(["--config", str(config), *words]) == 1
+        assert capsys.readouterr().err.endswith(f"{says}\n"), words
+    old, new = tmp_path / "a.json", tmp_path / "b.json"
+    old.write_text(json.dumps(study("NCT09000001")))
+    new.write_text(json.dumps(study("NCT09000002")))
+    assert main(["compare", str(old), str(new)]) == 0
+    assert "these are two different trials" in capsys.readouterr().err
+    assert main(["--config", str(config), "list"]) == 0
+    first, second, summary = capsys.readouterr().out.splitlines()
+    assert first.index(" 1 version") == second.index(" 1 version")  # the columns line up
+    assert "(fresh: the registry had not refreshed since the last check" in summary
+    assert main(["--config", str(config), "status"]) == 0
+    assert "fresh: the registry had not refreshed" in capsys.readouterr().out

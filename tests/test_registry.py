@@ -85,13 +85,19 @@ def test_retry_after_is_honoured_on_429(registry: FakeRegistry) -> None:
     assert client.requests == 2
 
 
-def test_5xx_is_retried_with_growing_backoff_then_fails_in_one_line(registry: FakeRegistry) -> None:
+def test_5xx_is_retried_with_growing_backoff_then_fails_in_one_line(
+        registry: FakeRegistry, caplog: pytest.LogCaptureFixture) -> None:
+    """A line per retry, at once, and the last line, name the host tried."""
     registry.faults.append(Fault("/version", 500, times=10))
     client, slept = client_for(registry, retries=3, backoff=1.0)
+    host = registry.base_url.split("/")[2]
     with pytest.raises(RegistryError) as caught:
         client.data_timestamp()
-    assert str(caught.value) == ("registry: HTTP 500 fetching the registry version "
-                                 "(4 attempts)")
+    assert str(caught.value) == (f"registry: HTTP 500 fetching the registry version from "
+                                 f"{host} (4 attempts)")
+    retries = [r.getMessage() for r in caplog.records if "trying again" in r.getMessage()]
+    assert len(retries) == 3 and all(f"from {host}; trying again in" in r for r in retries)
+    assert retries[0].endswith("(attempt 2 of 4)") and retries[2].endswith("(attempt 4 of 4)")
     assert len(slept) == 3
     assert 0.5 <= slept[0] <= 1.0 and 1.0 <= slept[1] <= 2.0 and 2.0 <= slept[2] <= 4.0
 
@@ -107,7 +113,8 @@ def test_unreachable_registry_is_one_line() -> None:
     settings = RegistrySettings(base_url="http://127.0.0.1:9/api/v2", rate_limit=0,
                                 retries=1, backoff=0, timeout=2)
     with pytest.raises(RegistryError, match=r"^registry: cannot connect \(connection refused\) "
-                                            r"fetching the registry version \(2 attempts\)$"):
+                                            r"fetching the registry version from 127\.0\.0\.1:9 "
+                                            r"\(2 attempts\)$"):
         RegistryClient(settings, sleep=lambda s: None).data_timestamp()
 
 
