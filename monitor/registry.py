@@ -336,8 +336,8 @@ class RegistryClient:
                                     f"({attempts} attempts)")
             pause = backoff(attempt, self.settings.backoff, MAX_BACKOFF_SECONDS, wait,
                             jitter=True)
-            log.warning("registry: %s fetching %s from %s; trying again in %.0f s "
-                        "(attempt %d of %d)", problem, what, host, pause, attempt + 1, attempts)
+            log.info("registry: %s fetching %s from %s; trying again in %.0f s "
+                     "(attempt %d of %d)", problem, what, host, pause, attempt + 1, attempts)
             self.sleep(pause)
         raise AssertionError("unreachable")
 

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,20 +26,9 @@ from snapshots.store import Store
 from tests.support.builder import study
 from tests.support.http_sink import HttpSink
 from tests.support.registry import FakeRegistry, Fault
+from tests.support.waiting import WAIT_SECONDS, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-WAIT_SECONDS = 60
-
-
-def wait_for(condition: Callable[[], Any], what: str) -> Any:
-    """Poll until condition() is truthy; fail the test after WAIT_SECONDS."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 class Daemon:

@@ -24,6 +24,7 @@ from notifiers.sample import sample_payload
 from snapshots.outbox import Delivery, NewDelivery
 from snapshots.store import Store
 from tests.conftest import SmtpInbox
+from tests.faults.test_faults import email_table
 from tests.support.builder import changed, study
 from tests.support.http_sink import Answer, HttpSink
 from tests.support.registry import FakeRegistry
@@ -266,15 +267,7 @@ def test_record_text_no_channel_expected_still_reaches_every_channel(
     """A CRLF in a status and a header after it: the email's subject stays one line (no
     header is added), Slack, the webhook and the console get it too."""
     port = smtp_server.port  # type: ignore[attr-defined]
-    config = make_config(["NCT01000001"], f"""
-[notifiers.mail]
-type = "email"
-host = "127.0.0.1"
-port = {port}
-security = "none"
-from = "ctmonitor@example.org"
-to = ["team@example.org"]
-
+    config = make_config(["NCT01000001"], email_table(port) + f"""
 [notifiers.team]
 type = "slack"
 webhook_url = "{sink.url}/slack"

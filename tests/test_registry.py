@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import orjson
@@ -88,6 +89,7 @@ def test_retry_after_is_honoured_on_429(registry: FakeRegistry) -> None:
 def test_5xx_is_retried_with_growing_backoff_then_fails_in_one_line(
         registry: FakeRegistry, caplog: pytest.LogCaptureFixture) -> None:
     """A line per retry, at once, and the last line, name the host tried."""
+    caplog.set_level(logging.INFO, "ctmonitor")
     registry.faults.append(Fault("/version", 500, times=10))
     client, slept = client_for(registry, retries=3, backoff=1.0)
     host = registry.base_url.split("/")[2]

@@ -9,12 +9,8 @@ import resource
 import select
 import socket
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import pytest
 import requests
 
 from monitor.config import load
@@ -24,21 +20,11 @@ from tests.faults.test_faults import ZERO, accepted, record, webhook_table
 from tests.faults.world import World
 from tests.support.http_sink import HttpSink
 from tests.support.registry import FakeRegistry
+from tests.support.waiting import WAIT_SECONDS, wait_for
 
 FILE_LIMIT = 256
 IDLE = 300  # connections that never send a byte
 HALF_SENT = 20  # connections that send part of a request's head, then nothing
-WAIT_SECONDS = 60
-
-
-def wait_for(condition: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def few_files() -> None:
