@@ -130,8 +130,9 @@ def test_the_chart_shows_each_slip_of_the_primary_completion(site: str, browser:
 def test_a_feed_link_gives_a_feed_of_the_trial(site: str, browser: Any) -> None:
     browser.get(f"{site}/trials/{SLIPPING}")
     href = browser.find_element(By.LINK_TEXT, "Atom feed of its changes").get_attribute("href")
-    with urllib.request.urlopen(href, timeout=10) as answer:
-        parsed = feedparser.parse(answer.read())
+    with urllib.request.urlopen(href, timeout=10) as answer:  # links relative to the feed
+        parsed = feedparser.parse(answer.read(), response_headers={
+            "content-location": href, "content-type": answer.headers["Content-Type"]})
     assert not parsed.bozo
     assert [e.id for e in parsed.entries] == [f"urn:ctmonitor:{SLIPPING}:v{n}" for n in (4, 3, 2)]
     assert "92 days later" in parsed.entries[0].summary
