@@ -44,6 +44,7 @@ from snapshots.events import (
     from_dict,
     is_whole,
 )
+from snapshots.results import reading
 from snapshots.store import Store
 from snapshots.versions import LastChange, Trial, Version
 from snapshots.wording import enum_text, show, word_edits
@@ -71,7 +72,7 @@ def templates() -> Environment:
     env = Environment(loader=PackageLoader("monitor", "templates"),
                       autoescape=select_autoescape(["html", "j2", "xml"]),
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-    env.filters.update(status=lambda v: enum_text(v) if v else "-", show=show)
+    env.filters.update(status=lambda v: enum_text(v) if v else "-", show=show, results=reading)
     return env
 
 

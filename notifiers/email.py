@@ -18,6 +18,7 @@ from notifiers.render import (
     headline,
     history_url,
     ordered,
+    results_reading,
     text_body,
     title,
     trial_url,
@@ -113,7 +114,8 @@ class EmailNotifier(Notifier):
 
 
 def render_html(messages: list[dict[str, Any]]) -> str:
-    shown = [{**m, "changes": ordered(m.get("changes", [])),
+    shown = [{**m, "changes": [{**c, "reading": results_reading(c)}
+                               for c in ordered(m.get("changes", []))],
               "url": trial_url(m["nct_id"]) if m.get("nct_id") else "",
               "history_url": history_url(m["nct_id"]) if m.get("nct_id") else "",
               "headline": headline(m),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from snapshots.events import SEVERITY_RANK
+from snapshots.results import reading
 from snapshots.wording import enum_text, plural
 
 TRIAL_URL = "https://clinicaltrials.gov/study/{nct_id}"
@@ -91,6 +92,11 @@ def _piece(change: dict[str, Any]) -> str:
     return change["summary"][:1].lower() + change["summary"][1:60]
 
 
+def results_reading(change: dict[str, Any]) -> list[str]:
+    """What posted results found, in lines, for the change that carries them."""
+    return reading(change["results"]) if isinstance(change.get("results"), dict) else []
+
+
 def message_lines(message: dict[str, Any]) -> list[str]:
     """An alert as plain text lines (console, email text part)."""
     if message.get("event") == WATCH_EVENT:
@@ -103,6 +109,7 @@ def message_lines(message: dict[str, Any]) -> list[str]:
              f"(version {message.get('previous_version')} -> {message.get('version')})"]
     for change in ordered(message["changes"]):
         lines.append(f"  [{change['severity']}] {change['summary']}")
+        lines += [f"      {line}" for line in results_reading(change)]
     if message.get("page_url"):
         lines.append(f"  {message['page_url']}  (its history on ctmonitor)")
     lines.append(f"  {trial_url(nct_id)}  (record history: {history_url(nct_id)})")

@@ -15,6 +15,7 @@ from notifiers.render import (
     headline,
     history_url,
     ordered,
+    results_reading,
     title,
     trial_url,
     watch_trial_line,
@@ -90,8 +91,9 @@ def _lines(message: dict[str, Any]) -> list[str]:
     if message.get("event") == WATCH_EVENT:
         return [f"<{t['url']}|{t['nct_id']}> "
                 + escape(watch_trial_line(t).split(" — ", 1)[1]) for t in message["trials"]]
-    return [f"{SEVERITY_MARKS[c['severity']]} {escape(c['summary']).replace(' -&gt; ', ' → ')}"
-            for c in ordered(message.get("changes", []))]
+    return [line for c in ordered(message.get("changes", [])) for line in (
+        f"{SEVERITY_MARKS[c['severity']]} {escape(c['summary']).replace(' -&gt; ', ' → ')}",
+        *(f"      {escape(r)}" for r in results_reading(c)))]
 
 
 def _share(lines: list[list[str]], room: int) -> list[int]:

@@ -20,6 +20,7 @@ from snapshots.events import CATEGORIES, ChangeEvent
 from snapshots.internal import MARKDOWN_FIELDS, loaded_base, same_text
 from snapshots.keyed import KeyedList, Path, keyed, unkeyed
 from snapshots.normalise import normalise
+from snapshots.results import summarise
 from snapshots.rules import Change, generic, is_unit, rule_for
 
 MISSING = object()
@@ -165,8 +166,10 @@ def _event(nct_id: str, unit: Path, a: dict[str, Any], b: dict[str, Any],
     label = rule.label or wording.label_of(field)
     summary = (rule.summary or generic)(change, label)
     days = wording.days_between(old, new) if rule.days else None
+    results = summarise(new_record.get("resultsSection")) if (
+        field == "hasResults" and new is True) else None  # built once: when they appear
     return ChangeEvent(nct_id, rule.category, field, change.where, old, new,
-                       rule.severity_of(change), summary, days)
+                       rule.severity_of(change), summary, days, results)
 
 
 def _record_value(value: Any) -> Any:

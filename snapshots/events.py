@@ -36,6 +36,7 @@ class ChangeEvent:
     severity: str
     summary: str
     days: int | None = None
+    results: dict[str, Any] | None = None  # what results posted found (snapshots.results)
 
     def to_dict(self) -> dict[str, Any]:
         data = {"nct_id": self.nct_id, "category": self.category, "field": self.field,
@@ -43,6 +44,8 @@ class ChangeEvent:
                 "severity": self.severity, "summary": self.summary}
         if self.field in DATE_FIELDS:
             data["days"] = self.days
+        if self.results is not None:
+            data["results"] = self.results
         return data
 
     @property
@@ -73,7 +76,7 @@ def from_dict(data: dict[str, Any]) -> ChangeEvent:
     """A stored event (ChangeEvent.to_dict) back as a ChangeEvent."""
     return ChangeEvent(data["nct_id"], data["category"], data["field"], data["path"],
                        data["old"], data["new"], data["severity"], data["summary"],
-                       data.get("days"))
+                       data.get("days"), data.get("results"))
 
 
 def wanted(events: list[ChangeEvent], categories: tuple[str, ...] | None,

@@ -83,12 +83,29 @@ PROTOCOL = table(
                            seeAlsoLinks=rows(url=TEXT, label=TEXT),
                            availIpds=rows(id=TEXT, url=TEXT, type=TEXT)),
 )
+MEASUREMENTS = rows(groupId=TEXT, value=TEXT, spread=TEXT, lowerLimit=TEXT, upperLimit=TEXT,
+                    comment=TEXT)
+DENOMS = rows(units=TEXT, counts=rows(groupId=TEXT, value=TEXT))
+RESULTS = table(  # what snapshots.results reads
+    participantFlowModule=table(periods=rows(milestones=rows(
+        type=TEXT, achievements=rows(groupId=TEXT, numSubjects=TEXT)))),
+    baselineCharacteristicsModule=table(),
+    outcomeMeasuresModule=table(outcomeMeasures=rows(
+        type=TEXT, title=TEXT, timeFrame=TEXT, paramType=TEXT, unitOfMeasure=TEXT,
+        dispersionType=TEXT, groups=rows(id=TEXT, title=TEXT), denoms=DENOMS,
+        classes=rows(title=TEXT, denoms=DENOMS,
+                     categories=rows(title=TEXT, measurements=MEASUREMENTS)),
+        analyses=rows(groupIds=TEXTS, statisticalMethod=TEXT, paramType=TEXT, paramValue=TEXT,
+                      ciPctValue=TEXT, ciLowerLimit=TEXT, ciUpperLimit=TEXT, pValue=TEXT,
+                      nonInferiorityType=TEXT))),
+    adverseEventsModule=table(eventGroups=rows(
+        id=TEXT, title=TEXT, seriousNumAffected={"type": "integer"},
+        seriousNumAtRisk={"type": "integer"})),
+    moreInfoModule=table())
 RECORD_SCHEMA: dict[str, Any] = {
     **table(
         protocolSection=PROTOCOL, hasResults=FLAG,
-        resultsSection=table(**{m: table() for m in (
-            "participantFlowModule", "baselineCharacteristicsModule", "outcomeMeasuresModule",
-            "adverseEventsModule", "moreInfoModule")}),
+        resultsSection=RESULTS,
         annotationSection=table(annotationModule=table(unpostedAnnotation=table(
             unpostedEvents=rows(type=TEXT, date=DATE)))),
         documentSection=table(largeDocumentModule=table(largeDocs=rows(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from snapshots import wording as w
+from snapshots.results import updated_summary
 
 STOPPED = frozenset({"TERMINATED", "SUSPENDED", "WITHDRAWN"})
 DATE_LABELS = {"start": "Start", "primaryCompletion": "Primary completion",
@@ -183,6 +184,21 @@ def results_module(change: Change, label: str) -> str:
     return f"{label} removed" if change.new is None else f"{label} changed"
 
 
+def outcome_results(change: Change, label: str) -> str:
+    """Outcome measure results changed after posting: what moved, by measure."""
+    if change.old is not None and change.new is not None:
+        moved = updated_summary(change.old, change.new)
+        if moved:
+            return moved
+    return results_module(change, label)
+
+
+def updated_severity(change: Change) -> str:
+    """Results that change after posting are news; their first posting is the hasResults
+    event's (this one only lists the module)."""
+    return "notable" if change.old is not None and change.new is not None else "minor"
+
+
 def enrollment(change: Change, label: str) -> str:
     text = generic(change, label)
     if isinstance(change.old, int) and isinstance(change.new, int) and change.old:
@@ -249,7 +265,9 @@ RULES: list[Rule] = [
         ("dispFirstPostDateStruct", "Certification or delay request posted"))],
     _rule("resultsSection", "results", "Results section", unit=True, summary=results_module),
     *[_rule(f"resultsSection.{key}", "results", label, unit=True, summary=results_module)
-      for key, label in RESULTS_MODULES.items()],
+      for key, label in RESULTS_MODULES.items() if key != "outcomeMeasuresModule"],
+    _rule("resultsSection.outcomeMeasuresModule", "results", "Outcome measure results",
+          unit=True, severity=updated_severity, summary=outcome_results),
     _rule("annotationSection", "results"),
     _rule("annotationSection.annotationModule.unpostedAnnotation.unpostedEvents.*", "results",
           "Results submission event", unit=True, summary=unposted_event),
