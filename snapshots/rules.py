@@ -214,10 +214,20 @@ def enrollment_severity(change: Change) -> str:
     return "notable" if abs(new - old) / old >= NOTABLE_ENROLLMENT_SHARE else "minor"
 
 
+REVIEW_CYCLE = {  # annotationSection's unposted events: results between submission and posting
+    "RELEASE": "Results submitted {date}, under the registry's quality-control review",
+    "RESET": "Results returned to the sponsor after review ({date})",
+    "UNRELEASE": "Results submission withdrawn by the sponsor ({date})",
+}
+
+
 def unposted_event(change: Change, label: str) -> str:
     item = change.new or change.old or {}
-    verb = "recorded" if change.new is not None else "withdrawn"
-    return f"{label} {verb}: {w.show(item.get('type'))} on {item.get('date', 'an unknown date')}"
+    when = item.get("date") or "date unknown"
+    if change.new is not None and item.get("type") in REVIEW_CYCLE:
+        return REVIEW_CYCLE[item["type"]].format(date=when)
+    verb = "recorded" if change.new is not None else "no longer listed"
+    return f"{label} {verb}: {w.show(item.get('type'))} on {when}"
 
 
 def _rule(pattern: str, category: str | None, label: str = "", **kw: Any) -> Rule:
@@ -269,8 +279,10 @@ RULES: list[Rule] = [
     _rule("resultsSection.outcomeMeasuresModule", "results", "Outcome measure results",
           unit=True, severity=updated_severity, summary=outcome_results),
     _rule("annotationSection", "results"),
+    _rule("annotationSection.annotationModule.unpostedAnnotation.unpostedResponsibleParty",
+          None),  # the party the protocol already names: bookkeeping of the review cycle
     _rule("annotationSection.annotationModule.unpostedAnnotation.unpostedEvents.*", "results",
-          "Results submission event", unit=True, summary=unposted_event),
+          "Results submission event", unit=True, severity="notable", summary=unposted_event),
     # enrollment and design
     _rule("protocolSection.designModule", "design"),
     _rule("protocolSection.designModule.phases", "design", "Phase", unit=True,

@@ -240,3 +240,28 @@ def test_every_channel_and_the_page_show_what_was_found(
             assert escape(line) in client.get("/trials/NCT09000001").text
     finally:
         store.close()
+
+
+def unposted(*events: tuple[str, str]) -> dict[str, Any]:
+    return {"annotationModule": {"unpostedAnnotation": {
+        "unpostedResponsibleParty": "Example Org",
+        "unpostedEvents": [{"type": t, "date": d} for t, d in events]}}}
+
+
+@pytest.mark.parametrize(("before", "after", "says"), [
+    ((), (("RELEASE", "2026-11-20"),),
+     "Results submitted 2026-11-20, under the registry's quality-control review"),
+    ((("RELEASE", "2026-11-20"),), (("RELEASE", "2026-11-20"), ("RESET", "2026-12-15")),
+     "Results returned to the sponsor after review (2026-12-15)"),
+    ((("RELEASE", "2026-11-20"),), (("RELEASE", "2026-11-20"), ("UNRELEASE", "2026-11-25")),
+     "Results submission withdrawn by the sponsor (2026-11-25)"),
+], ids=["submitted", "returned", "withdrawn"])
+def test_results_under_review_reach_users_as_results_events(
+        before: tuple[tuple[str, str], ...], after: tuple[tuple[str, str], ...],
+        says: str) -> None:
+    built = study("NCT09000001", status="COMPLETED")
+    old = normalise({**built, **({"annotationSection": unposted(*before)} if before else {})})
+    new = normalise({**built, "annotationSection": unposted(*after)})
+    events = diff(old.data, new.data)
+    assert [(e.category, e.severity, e.summary) for e in events] == [
+        ("results", "notable", says)]
