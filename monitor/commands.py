@@ -19,6 +19,7 @@ from monitor.backfill import Backfill, due
 from monitor.exits import ExitStatus
 from monitor.registry import RegistryClient
 from monitor.result import CheckResult
+from monitor.results_due import today_of
 from monitor.runner import connect, run_check
 from monitor.scheduler import run_daemon
 from monitor.tracking import edit_ids, parse_ids
@@ -168,10 +169,12 @@ def list_trials(args: argparse.Namespace) -> int:
         trials = store.versions.trials(settings.trial_ids)
         counts = store.outbox.counts()
         last = store.checks.last(1)
+        today = today_of(store)
     if args.json:
         out(views.dumps(views.trials_json(trials, settings.trial_ids, counts)))
     else:
-        out(views.trial_lines(trials, settings.trial_ids, last[0] if last else None, counts))
+        out(views.trial_lines(trials, settings.trial_ids, last[0] if last else None, counts,
+                              today))
     return ExitStatus.OK
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from monitor import views
 from monitor.config import Settings
+from monitor.results_due import today_of
 from monitor.schedule import next_check
 from notifiers.alerts import monitor_alerts
 from snapshots.checklog import FAILING_OUTCOMES
@@ -71,4 +72,5 @@ def report(settings: Settings, store: Store) -> dict[str, Any]:
     last = store.checks.last(1)
     return views.status_report(store.lock_holder("daemon"), last[0] if last else None,
                                next_check(settings.monitor, datetime.now(UTC)),
-                               store.versions.trials(settings.trial_ids), store.outbox.counts())
+                               store.versions.trials(settings.trial_ids), store.outbox.counts(),
+                               today_of(store))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from notifiers.courier import DeliveryReport
+from snapshots.events import ChangeEvent
 
 
 @dataclass
@@ -23,6 +24,7 @@ class CheckResult:
     backfill_stopped: str | None = None  # why backfill stopped before the trials due
     watch_new: dict[str, int] = field(default_factory=dict)  # watch -> trials newly matching
     watch_failed: dict[str, str] = field(default_factory=dict)
+    deadlines: list[ChangeEvent] = field(default_factory=list)  # results deadline events raised
     since: str | None = None  # an incremental check: trials updated since this day
     at_risk: int = 0  # trials asked for in full as the registry may change them by itself
     fresh: bool = False

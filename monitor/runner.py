@@ -18,6 +18,7 @@ from monitor.config import Settings
 from monitor.plan import LAST_SWEEP, Plan, plan
 from monitor.registry import Page, RegistryClient
 from monitor.result import CheckResult
+from monitor.results_due import raise_due, registry_day
 from monitor.tracking import edit_ids
 from monitor.watches import SUMMARY_FIELDS, Watch, summary
 from notifiers import Environment, build_notifiers
@@ -87,6 +88,8 @@ class Check:
             self.wanted = self.to_fetch(ids)
             self.fetch(self.wanted)
             self.run_watches()
+            self.result.deadlines = raise_due(self.settings, self.store,
+                                              registry_day(self.data_timestamp), self.result.new)
         except CheckInterrupted:
             self.result.interrupted = True
         except MonitorError as exc:
@@ -351,8 +354,8 @@ class Check:
             return "failed"
         if snapshot.hash == latest_hash:
             self.result.unchanged.append(nct_id)
-            if nct_id in self.unverified:  # a store from before schema 4 learns it now
-                self.store.versions.set_verified(nct_id, snapshot.status_verified)
+            if nct_id in self.unverified:  # an older store's row learns it now
+                self.store.versions.learn(nct_id, snapshot)
             return "unchanged"
         self.record(nct_id, snapshot, events, BASELINE_SUMMARY if previous is None
                     else one_line(events))

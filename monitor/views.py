@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from monitor.backfill import BackfillReport
 from monitor.result import CheckResult
+from monitor.results_due import deadline_text
 from monitor.watches import Watch
 from snapshots.checklog import Check
 from snapshots.copying import TableCopy
@@ -55,6 +57,8 @@ def check_summary(result: CheckResult) -> str:
                                           for name, n in result.watch_new.items())
     if result.watch_failed:
         line += f"; {plural(len(result.watch_failed), 'watch', 'es')} failed"
+    if result.deadlines:
+        line += f"; {plural(len(result.deadlines), 'results deadline')} to report"
     if result.fresh:
         line += " (registry data unchanged since the last check)"
     if result.interrupted:
@@ -136,12 +140,12 @@ def trials_json(trials: list[Trial], ids: tuple[str, ...],
 
 
 def trial_lines(trials: list[Trial], ids: tuple[str, ...], last: Check | None,
-                counts: dict[str, int]) -> list[str]:
+                counts: dict[str, int], today: date | None = None) -> list[str]:
     """One line per tracked trial, then where the checks and deliveries stand."""
     by_id = {t.nct_id: t for t in trials}
     statuses = {t.latest_status for t in trials}
     width = max([STATUS_WIDTH, *(len(enum_text(s)) for s in statuses if s)])
-    lines = [_trial_line(nct, by_id.get(nct), width) for nct in ids]
+    lines = [_trial_line(nct, by_id.get(nct), width, today) for nct in ids]
     when = f"last check {last.finished_at} ({outcome(last.outcome)})" if last else "never checked"
     lines.append(f"{len(ids)} tracked; {when}; failed deliveries: {counts.get('failed', 0)}, "
                  f"waiting to retry: {counts.get('pending', 0)}")
@@ -154,7 +158,7 @@ def outcome(word: str) -> str:
     return f"{word}: {meaning}" if meaning else word
 
 
-def _trial_line(nct: str, trial: Trial | None, width: int) -> str:
+def _trial_line(nct: str, trial: Trial | None, width: int, today: date | None) -> str:
     status = enum_text(trial.latest_status) if trial and trial.latest_status else "not fetched yet"
     flags = []
     if trial and trial.missing_since:
@@ -163,6 +167,9 @@ def _trial_line(nct: str, trial: Trial | None, width: int) -> str:
         flags.append(f"last check failed: {trial.last_error}")
     if trial and trial.alias_of:
         flags.append(f"now {trial.alias_of}")
+    deadline = deadline_text(trial, today)
+    if deadline:
+        flags.append(deadline)
     versions = trial.latest_version if trial else 0
     checked = (trial.last_checked_at if trial else None) or "never"
     return (f"{nct}  {status:<{width}} {versions:>3} version{'s' if versions != 1 else ' '}"
@@ -194,8 +201,10 @@ def delivery_lines(deliveries: list[Delivery]) -> list[str]:
 
 
 def status_report(daemon: Holder | None, last: Check | None, next_run: str | None,
-                  trials: list[Trial], counts: dict[str, int]) -> dict[str, Any]:
+                  trials: list[Trial], counts: dict[str, int],
+                  today: date | None = None) -> dict[str, Any]:
     """What `ctmonitor status` shows, as its JSON."""
+    standing = {t.nct_id: deadline_text(t, today) or "" for t in trials}
     return {
         "daemon": f"running ({daemon})" if daemon else "not running",
         "last_check": (f"{last.finished_at}: {outcome(last.outcome)}; {last.detail}"
@@ -204,6 +213,10 @@ def status_report(daemon: Holder | None, last: Check | None, next_run: str | Non
         "failing_trials": [f"{t.nct_id}: {t.last_error}" for t in trials if t.last_error],
         "failed_deliveries": counts.get("failed", 0),
         "deliveries_waiting_to_retry": counts.get("pending", 0),
+        "results_overdue": [f"{n}: {text.removeprefix('results overdue: ')}"
+                            for n, text in standing.items() if text.startswith("results overdue")],
+        "results_due_soon": [f"{n}: {text.removeprefix('results ')}"
+                             for n, text in standing.items() if text.startswith("results due in")],
     }
 
 

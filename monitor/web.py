@@ -33,6 +33,7 @@ from monitor import guard, health, views
 from monitor.chart import chart, version_date
 from monitor.config import Settings, WebSettings, parse_nct
 from monitor.connections import KEEP_ALIVE_SECONDS, bounded_h11, loop_errors
+from monitor.results_due import deadline_text, today_of
 from notifiers.render import history_url, trial_url
 from snapshots.diff import diff_stored
 from snapshots.errors import ConfigError, MonitorError
@@ -72,7 +73,8 @@ def templates() -> Environment:
     env = Environment(loader=PackageLoader("monitor", "templates"),
                       autoescape=select_autoescape(["html", "j2", "xml"]),
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-    env.filters.update(status=lambda v: enum_text(v) if v else "-", show=show, results=reading)
+    env.filters.update(status=lambda v: enum_text(v) if v else "-", show=show, results=reading,
+                       deadline=deadline_text)
     return env
 
 
@@ -154,7 +156,8 @@ def overview(request: Request) -> Response:
     shown = rows[(page - 1) * TRIALS_PER_PAGE: page * TRIALS_PER_PAGE]
     watches = views.watch_rows(history.settings.watches, history.store.watches.states())
     return render(request, "overview.html.j2", rows=shown, total=len(rows), q=text, sort=sort,
-                  page=page, pages=pages, date_of=version_date, watches=watches)
+                  page=page, pages=pages, date_of=version_date, watches=watches,
+                  today=today_of(history.store))
 
 
 def _by_last_change(row: OverviewRow) -> tuple[int, str]:
@@ -182,7 +185,7 @@ def trial_page(request: Request) -> Response:
     return render(request, "trial.html.j2", trial=trial, chart=history.chart(trial),
                   timeline=timeline, numbers=[v.number for v in versions],
                   registry_url=trial_url(nct_id), registry_history=history_url(nct_id),
-                  date_of=version_date)
+                  date_of=version_date, today=today_of(history.store))
 
 
 def diff_page(request: Request) -> Response:

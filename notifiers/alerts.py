@@ -29,17 +29,20 @@ class AlertPolicy:
 
 
 def alerts_for(policy: AlertPolicy, nct_id: str, title: str | None, version: int,
-               events: list[ChangeEvent]) -> list[NewDelivery]:
-    """One alert per channel that wants some of this version's events."""
+               events: list[ChangeEvent], occasion: str | None = None) -> list[NewDelivery]:
+    """One alert per channel that wants some of this version's events. Events raised on a
+    day rather than by a new version (a results deadline) name their occasion: the key is
+    its, and the payload's version is the trial's latest on both sides."""
     alerts = []
     for channel in policy.channels:
         changes = channel_events(policy, channel, events)
         if changes:
-            payload = trial_payload(nct_id, title, version, version - 1, changes,
+            payload = trial_payload(nct_id, title, version,
+                                    version if occasion else version - 1, changes,
                                     policy.page_base_url)
-            alerts.append(NewDelivery(channel.name, "trial.changed",
-                                      idempotency_key(f"{channel.name}:{nct_id}:v{version}"),
-                                      payload, nct_id, version))
+            key = idempotency_key(f"{channel.name}:{nct_id}:{occasion or f'v{version}'}")
+            alerts.append(NewDelivery(channel.name, "trial.changed", key, payload, nct_id,
+                                      version))
     return alerts
 
 

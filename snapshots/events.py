@@ -18,6 +18,7 @@ SEVERITIES = ("minor", "notable", "critical")  # least severe first
 WATCH_CATEGORY = "new"  # a search watch's alert (trials newly matching), not a change event
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 DATE_FIELDS = frozenset({"startDate", "primaryCompletionDate", "completionDate"})
+DEADLINE_FIELDS = frozenset({"resultsDueSoon", "resultsOverdue", "resultsReportedLate"})
 MAX_VALUE_CHARS = 4000
 SUMMARY_EVENTS = 2
 SUMMARY_CHARS = 110
@@ -42,7 +43,7 @@ class ChangeEvent:
         data = {"nct_id": self.nct_id, "category": self.category, "field": self.field,
                 "path": self.path, "old": _bounded(self.old), "new": _bounded(self.new),
                 "severity": self.severity, "summary": self.summary}
-        if self.field in DATE_FIELDS:
+        if self.field in DATE_FIELDS or self.field in DEADLINE_FIELDS:
             data["days"] = self.days
         if self.results is not None:
             data["results"] = self.results

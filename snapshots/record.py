@@ -68,7 +68,9 @@ PROTOCOL = table(
     descriptionModule=table(briefSummary=TEXT, detailedDescription=TEXT),
     conditionsModule=table(conditions=TEXTS, keywords=TEXTS),
     designModule=table(studyType=TEXT, phases=TEXTS,
-                       enrollmentInfo=table(count={"type": "integer"}, type=TEXT)),
+                       enrollmentInfo=table(count={"type": "integer"}, type=TEXT),
+                       designInfo=table(primaryPurpose=TEXT)),
+    oversightModule=table(isFdaRegulatedDrug=FLAG, isFdaRegulatedDevice=FLAG),
     armsInterventionsModule=table(
         armGroups=rows(label=TEXT, type=TEXT, description=TEXT, interventionNames=TEXTS),
         interventions=rows(type=TEXT, name=TEXT, description=TEXT, armGroupLabels=TEXTS)),

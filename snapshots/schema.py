@@ -63,6 +63,10 @@ trials = Table(
     Column("backfill_tried_at", String),
     Column("backfill_error", Text),
     Column("status_verified", String),  # statusVerifiedDate of the latest version
+    # the latest version's results deadline (snapshots.deadlines): "" none, NULL not known yet
+    Column("results_due", String),
+    Column("results_submitted", String),
+    Column("deadlines_raised", Text),  # "FIELD:DUE" of each deadline event raised, one a line
 )
 
 versions = Table(

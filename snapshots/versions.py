@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from snapshots.database import MAX_IN, Database, chunks, utcnow
+from snapshots.deadlines import deadline
 from snapshots.diff import diff_stored
 from snapshots.events import ChangeEvent, one_line
 from snapshots.normalise import Snapshot, status_module
@@ -42,6 +43,9 @@ class Trial(NamedTuple):
     backfill_tried_at: str | None = None
     backfill_error: str | None = None
     status_verified: str | None = None
+    results_due: str | None = None  # "" none; None not known yet
+    results_submitted: str | None = None
+    deadlines_raised: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,17 +127,31 @@ class VersionLog:
             return {r.nct_id: r.latest_hash for r in rows}
 
     def unverified(self, ids: list[str]) -> set[str]:
-        """Trials with versions whose statusVerifiedDate the trial row does not hold yet
-        (stores from before schema 4)."""
+        """Trials with versions whose row lacks what newer stores keep of the latest one
+        (statusVerifiedDate before revision 0004, the results deadline before 0006)."""
         with self.db.transaction() as conn:
             return set(conn.execute(select(trials.c.nct_id).where(
-                trials.c.nct_id.in_(ids), trials.c.status_verified.is_(None),
-                trials.c.latest_version > 0)).scalars())
+                trials.c.nct_id.in_(ids), trials.c.latest_version > 0,
+                trials.c.status_verified.is_(None) | trials.c.results_due.is_(None)))
+                .scalars())
 
-    def set_verified(self, nct_id: str, when: str | None) -> None:
+    def learn(self, nct_id: str, snapshot: Snapshot) -> None:
+        """Fill in what the trial row keeps of its latest version, from that version."""
         with self.db.transaction() as conn:
             conn.execute(update(trials).where(trials.c.nct_id == nct_id)
-                         .values(status_verified=when))
+                         .values(**_derived(snapshot)))
+
+    def deadlines(self, ids: Iterable[str]) -> list[Trial]:
+        """The trials among ids that have a results deadline."""
+        wanted = set(ids)
+        with self.db.transaction() as conn:
+            rows = conn.execute(select(*TRIAL_COLUMNS).where(
+                trials.c.results_due.is_not(None), trials.c.results_due != "")).all()
+        return [Trial(*row) for row in rows if row[0] in wanted]
+
+    def raise_deadlines(self, nct_id: str, raised: str, conn: Connection) -> None:
+        conn.execute(update(trials).where(trials.c.nct_id == nct_id)
+                     .values(deadlines_raised=raised))
 
     def mark_checked(self, ids: list[str], when: str) -> None:
         if not ids:
@@ -319,7 +337,16 @@ def _stored(snapshot: Snapshot) -> dict[str, Any]:
 def _latest(snapshot: Snapshot) -> dict[str, Any]:
     """A trial row's columns that follow its latest version."""
     return {"latest_hash": snapshot.hash, "latest_status": snapshot.status,
-            "title": snapshot.title, "status_verified": snapshot.status_verified}
+            "title": snapshot.title, **_derived(snapshot)}
+
+
+def _derived(snapshot: Snapshot) -> dict[str, Any]:
+    """What a trial row keeps of its latest version beyond its hash, status and title."""
+    found = deadline(snapshot.data)
+    return {"status_verified": snapshot.status_verified,
+            "results_due": found.due.isoformat() if found else "",
+            "results_submitted": found.submitted.isoformat() if found and found.submitted
+            else None}
 
 
 def _data(blob: bytes) -> dict[str, Any]:
