@@ -70,7 +70,7 @@ class Guard:
 
 def query_token(scope: Scope) -> bytes | None:
     values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
-    return values[0].encode("latin-1") if values else None
+    return values[0].encode() if values else None
 
 
 def given_tokens(scope: Scope) -> list[bytes]:

@@ -189,7 +189,8 @@ def test_the_token_cookie_comes_only_from_a_token_that_matched(config: Path) -> 
     bearer = {"Authorization": "Bearer s3cret"}
     try:
         with TestClient(create_app(settings, store)) as client:
-            for given in ("a;%20Domain=evil.example", "x%0d%0aSet-Cookie:%20y=1", "wrong"):
+            for given in ("a;%20Domain=evil.example", "x%0d%0aSet-Cookie:%20y=1", "wrong",
+                          "%E2%82%AC"):
                 answer = client.get(f"/?token={given}", headers=bearer)
                 assert answer.status_code == 200, given  # the header's token lets it in
                 assert "set-cookie" not in answer.headers, given
