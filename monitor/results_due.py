@@ -34,16 +34,26 @@ def standing(trial: Trial, today: date) -> list[Notice]:
 
 
 def deadline_text(trial: Trial | None, today: date | None) -> str | None:
-    """The trial's results deadline as list and the pages show it: due (in N days), overdue
-    (N days late), reported N days late; nothing where there is none or it was met."""
+    """The trial's results deadline as list and the pages show it: the event that stands
+    (due in N days, overdue, reported late), else its due date; nothing where there is
+    none or it was met."""
     if trial is None or not trial.results_due:
         return None
     for notice in standing(trial, today) if today else []:
-        days = plural(abs(notice.days), "day")
-        return {DUE_SOON: f"results due in {days} ({notice.due})",
-                OVERDUE: f"results overdue: due {notice.due}, {days} late"}.get(
-            notice.field, f"results reported {days} late")
-    return None if trial.results_submitted else f"results due {trial.results_due}"
+        return notice.summary
+    return None if trial.results_submitted else f"Results due {trial.results_due}"
+
+
+def standing_lists(trials: list[Trial], today: date | None) -> dict[str, list[str]]:
+    """`status`'s trials with results overdue, and due soon."""
+    overdue, soon = [], []
+    for trial in trials:
+        for n in standing(trial, today) if today else []:
+            if n.field == OVERDUE:
+                overdue.append(f"{trial.nct_id}: due {n.due}, {plural(n.days, 'day')} late")
+            elif n.field == DUE_SOON:
+                soon.append(f"{trial.nct_id}: due in {plural(-n.days, 'day')} ({n.due})")
+    return {"results_overdue": overdue, "results_due_soon": soon}
 
 
 def today_of(store: Store) -> date | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from monitor.backfill import BackfillReport
 from monitor.result import CheckResult
-from monitor.results_due import deadline_text
+from monitor.results_due import deadline_text, standing_lists
 from monitor.watches import Watch
 from snapshots.checklog import Check
 from snapshots.copying import TableCopy
@@ -204,7 +204,6 @@ def status_report(daemon: Holder | None, last: Check | None, next_run: str | Non
                   trials: list[Trial], counts: dict[str, int],
                   today: date | None = None) -> dict[str, Any]:
     """What `ctmonitor status` shows, as its JSON."""
-    standing = {t.nct_id: deadline_text(t, today) or "" for t in trials}
     return {
         "daemon": f"running ({daemon})" if daemon else "not running",
         "last_check": (f"{last.finished_at}: {outcome(last.outcome)}; {last.detail}"
@@ -213,10 +212,7 @@ def status_report(daemon: Holder | None, last: Check | None, next_run: str | Non
         "failing_trials": [f"{t.nct_id}: {t.last_error}" for t in trials if t.last_error],
         "failed_deliveries": counts.get("failed", 0),
         "deliveries_waiting_to_retry": counts.get("pending", 0),
-        "results_overdue": [f"{n}: {text.removeprefix('results overdue: ')}"
-                            for n, text in standing.items() if text.startswith("results overdue")],
-        "results_due_soon": [f"{n}: {text.removeprefix('results ')}"
-                             for n, text in standing.items() if text.startswith("results due in")],
+        **standing_lists(trials, today),
     }
 
 

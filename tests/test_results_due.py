@@ -54,7 +54,7 @@ def test_due_soon_then_overdue_each_once_on_days_the_record_does_not_change(
         ("resultsOverdue", "critical", 31, "Results overdue: due 2027-01-14, 31 days late")]
     capsys.readouterr()
     assert main(["--config", str(config), "list"]) == 0
-    assert "results overdue: due 2027-01-14, 65 days late" in capsys.readouterr().out
+    assert "[Results overdue: due 2027-01-14, 65 days late]" in capsys.readouterr().out
     assert main(["--config", str(config), "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["results_overdue"] == [f"{NCT}: due 2027-01-14, 65 days late"]
@@ -92,7 +92,7 @@ def test_a_baseline_alerts_nothing_and_its_standing_deadline_never_comes_later(
         check_on(config, registry, day)
     assert deadline_alerts(sink) == []
     assert main(["--config", str(config), "list"]) == 0
-    assert "results overdue: due 2027-01-14, 47 days late" in capsys.readouterr().out
+    assert "[Results overdue: due 2027-01-14, 47 days late]" in capsys.readouterr().out
 
 
 def test_a_channel_without_results_gets_no_deadline(
