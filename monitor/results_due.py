@@ -11,11 +11,11 @@ from datetime import date
 from monitor.config import Settings
 from monitor.plan import registry_time
 from notifiers.alerts import alerts_for
-from snapshots.deadlines import DUE_SOON, OVERDUE, Notice, notices, parse
+from snapshots.deadlines import DUE_SOON, OVERDUE, Notice, notices
 from snapshots.events import ChangeEvent
 from snapshots.store import Store
 from snapshots.versions import Trial
-from snapshots.wording import plural
+from snapshots.wording import parse_date, plural
 
 SEVERITY = {DUE_SOON: "notable", OVERDUE: "critical"}  # reported late: notable
 
@@ -30,7 +30,7 @@ def standing(trial: Trial, today: date) -> list[Notice]:
     if not trial.results_due:
         return []
     return notices(date.fromisoformat(trial.results_due),
-                   parse(trial.results_submitted, last=False), today)
+                   parse_date(trial.results_submitted), today)
 
 
 def deadline_text(trial: Trial | None, today: date | None) -> str | None:

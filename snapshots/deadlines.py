@@ -15,12 +15,11 @@ registry's own applicability decisions are not public, so it cannot be certain.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from snapshots.wording import plural
+from snapshots.wording import parse_date, plural
 
 EFFECTIVE = date(2017, 1, 18)
 SOON_DAYS = 30  # "due in N days" from this many days before
@@ -62,9 +61,9 @@ def deadline(data: dict[str, Any]) -> Deadline | None:
             or _phase_one_alone(design.get("phases"))
             or design.get("designInfo", {}).get("primaryPurpose") == "DEVICE_FEASIBILITY"):
         return None
-    start = parse(status.get("startDateStruct", {}).get("date"), last=False)
-    end = (parse(status.get("primaryCompletionDateStruct", {}).get("date"), last=True)
-           or parse(status.get("completionDateStruct", {}).get("date"), last=True))
+    start = parse_date(status.get("startDateStruct", {}).get("date"))
+    end = (parse_date(status.get("primaryCompletionDateStruct", {}).get("date"), last=True)
+           or parse_date(status.get("completionDateStruct", {}).get("date"), last=True))
     if start is None or end is None:
         return None
     probable = start < EFFECTIVE
@@ -76,7 +75,7 @@ def deadline(data: dict[str, Any]) -> Deadline | None:
         return None
     years = 3 if status.get("dispFirstSubmitDate") else 1  # a certificate of delay
     return Deadline(add_years(end, years), probable,
-                    parse(status.get("resultsFirstSubmitDate"), last=False))
+                    parse_date(status.get("resultsFirstSubmitDate")))
 
 
 def notices(due: date, submitted: date | None, today: date) -> list[Notice]:
@@ -93,20 +92,6 @@ def notices(due: date, submitted: date | None, today: date) -> list[Notice]:
         return [Notice(OVERDUE, due, -until,
                        f"Results overdue: due {due}, {plural(-until, 'day')} late")]
     return []
-
-
-def parse(text: Any, last: bool) -> date | None:
-    """A registry date (YYYY-MM-DD or YYYY-MM); a month alone is its first or last day."""
-    if not isinstance(text, str):
-        return None
-    try:
-        if len(text) == 7:
-            year, month = int(text[:4]), int(text[5:])
-            day = calendar.monthrange(year, month)[1] if last else 1
-            return date(year, month, day)
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def add_years(day: date, years: int) -> date:

@@ -55,9 +55,7 @@ def participants_started(flow: dict[str, Any] | None) -> int | None:
 
 def outcome(measure: dict[str, Any]) -> dict[str, Any]:
     """One outcome measure as the summary holds it."""
-    denoms = measure.get("denoms") or []
-    analysed = {c.get("groupId"): c.get("value") for c in (denoms[0].get("counts") or [])
-                } if denoms else {}
+    analysed = _analysed(measure)
     return {
         "title": measure.get("title"), "time_frame": measure.get("timeFrame"),
         "param": measure.get("paramType"), "unit": measure.get("unitOfMeasure"),
@@ -65,8 +63,7 @@ def outcome(measure: dict[str, Any]) -> dict[str, Any]:
         "groups": [{"id": g.get("id"), "title": g.get("title"),
                     "participants": analysed.get(g.get("id"))}
                    for g in measure.get("groups") or []],
-        "rows": [row(c, k, m) for c in measure.get("classes") or []
-                 for k in c.get("categories") or [] for m in k.get("measurements") or []],
+        "rows": [row for c in measure.get("classes") or [] for row in _rows(c)],
         "analyses": [{"groups": a.get("groupIds") or [], "method": a.get("statisticalMethod"),
                       "param": a.get("paramType"), "estimate": a.get("paramValue"),
                       "ci_pct": a.get("ciPctValue"), "lower": a.get("ciLowerLimit"),
@@ -76,18 +73,28 @@ def outcome(measure: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def row(cls: dict[str, Any], category: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
-    """One measurement; its comment, and its class's own count of participants analysed
-    where the class has one, only where given."""
-    denoms = cls.get("denoms") or []
-    own = {c.get("groupId"): c.get("value") for c in (denoms[0].get("counts") or [])
-           } if denoms else {}
-    extra = {"comment": m["comment"]} if m.get("comment") else {}
-    if m.get("groupId") in own:
-        extra["participants"] = own[m.get("groupId")]
-    return {"class": cls.get("title"), "category": category.get("title"),
-            "group": m.get("groupId"), "value": m.get("value"), "spread": m.get("spread"),
-            "lower": m.get("lowerLimit"), "upper": m.get("upperLimit"), **extra}
+def _analysed(holder: dict[str, Any]) -> dict[Any, Any]:
+    """Participants analysed by group, from a measure's or a class's first denominator."""
+    denoms = holder.get("denoms") or []
+    return {c.get("groupId"): c.get("value") for c in (denoms[0].get("counts") or [])
+            } if denoms else {}
+
+
+def _rows(cls: dict[str, Any]) -> list[dict[str, Any]]:
+    """A class's measurements; each with its comment, and the class's own count of
+    participants analysed where the class has one, only where given."""
+    own = _analysed(cls)
+    rows = []
+    for category in cls.get("categories") or []:
+        for m in category.get("measurements") or []:
+            extra = {"comment": m["comment"]} if m.get("comment") else {}
+            if m.get("groupId") in own:
+                extra["participants"] = own[m.get("groupId")]
+            rows.append({"class": cls.get("title"), "category": category.get("title"),
+                         "group": m.get("groupId"), "value": m.get("value"),
+                         "spread": m.get("spread"), "lower": m.get("lowerLimit"),
+                         "upper": m.get("upperLimit"), **extra})
+    return rows
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import difflib
 import functools
 import json
@@ -111,8 +112,9 @@ def label_of(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def parse_date(value: Any) -> date | None:
-    """A registry date; month-only and year-only dates count as the first day."""
+def parse_date(value: Any, last: bool = False) -> date | None:
+    """A registry date; month-only and year-only dates count as the first day of their
+    period, or with last as its last day."""
     if not isinstance(value, str):
         return None
     match = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", value.strip())
@@ -120,6 +122,9 @@ def parse_date(value: Any) -> date | None:
         return None
     year, month, day = match.groups()
     try:
+        if last and day is None:
+            end_month = int(month or 12)
+            return date(int(year), end_month, calendar.monthrange(int(year), end_month)[1])
         return date(int(year), int(month or 1), int(day or 1))
     except ValueError:
         return None
