@@ -14,6 +14,7 @@ from typing import Any
 HEAD_SECONDS = 10  # to send a request's head (the request line and headers)
 KEEP_ALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this
 MAX_CONNECTIONS = 64  # open at once; more are closed as they come
+ACCEPT_BURST = 16  # the listen backlog, and so what asyncio accepts in one go
 LOG_EVERY_SECONDS = 60.0
 log = logging.getLogger("ctmonitor.web")
 
@@ -35,6 +36,21 @@ class Throttled:
 THROTTLED = Throttled()
 
 
+def connection_cap() -> int:
+    """MAX_CONNECTIONS, or a quarter of the process's file descriptors when that is less:
+    asyncio accepts a burst before the first is closed, and the daemon's store, registry
+    and channels must always find a descriptor free."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return MAX_CONNECTIONS
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(1, min(MAX_CONNECTIONS, soft // 4 - ACCEPT_BURST))
+
+
 def loop_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     """The page's event loop errors (an accept() out of file descriptors, above all), each
     kind logged at most once a minute, in one line."""
@@ -50,15 +66,17 @@ def bounded_h11() -> type[asyncio.Protocol]:
     only with the commands that serve."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    cap = connection_cap()
+
     class BoundedH11(H11Protocol):
 
         head_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            over = len(self.connections) >= MAX_CONNECTIONS
+            over = len(self.connections) >= cap
             super().connection_made(transport)
             if over:
-                THROTTLED.warning("web: %d connections open; closing new ones", MAX_CONNECTIONS)
+                THROTTLED.warning("web: %d connections open; closing new ones", cap)
                 transport.close()
                 return
             self.arm_head_timer()

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp
 from monitor import guard, health, views
 from monitor.chart import chart, version_date
 from monitor.config import Settings, WebSettings, parse_nct
-from monitor.connections import KEEP_ALIVE_SECONDS, bounded_h11, loop_errors
+from monitor.connections import ACCEPT_BURST, KEEP_ALIVE_SECONDS, bounded_h11, loop_errors
 from monitor.results_due import deadline_text, today_of
 from notifiers.render import history_url, trial_url
 from snapshots.diff import diff_stored
@@ -370,7 +370,7 @@ def listen(web: WebSettings) -> socket.socket:
         sock.close()
         raise MonitorError(f"web: cannot listen on {web.host}:{web.port}: "
                            f"{exc.strerror or exc}") from None
-    sock.listen(128)
+    sock.listen(ACCEPT_BURST)
     sock.set_inheritable(True)
     return sock
 
@@ -393,7 +393,7 @@ class Page:
         config = uvicorn.Config(create_app(settings, self.store), log_level="warning",
                                 access_log=False, lifespan="on", server_header=False,
                                 timeout_graceful_shutdown=STOP_SECONDS, http=bounded_h11(),
-                                timeout_keep_alive=KEEP_ALIVE_SECONDS)
+                                timeout_keep_alive=KEEP_ALIVE_SECONDS, backlog=ACCEPT_BURST)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        name="web", daemon=True)
