@@ -24,13 +24,13 @@ from notifiers import NOTIFIERS, ChannelSettings
 from notifiers.alerts import AlertPolicy
 from notifiers.courier import DeliverySettings
 from snapshots.errors import ConfigError, StoreError
-from snapshots.events import CATEGORIES, SEVERITIES, WATCH_CATEGORY
+from snapshots.events import CATEGORIES, DEFAULT_FLOOR, SEVERITIES, WATCH_CATEGORY, Floor
 from snapshots.fields import Field
 from snapshots.record import is_nct_id
 from snapshots.store import POSTGRES_SCHEMES, parse_url, sqlite_url
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-DEFAULT_CATEGORIES = ("status", "dates", "results", "enrollment")
+DEFAULT_CATEGORIES = ("status", "dates", "results", "enrollment", "outcomes")
 DEFAULT_BASE_URL = "https://clinicaltrials.gov/api/v2"
 DEFAULT_HISTORY_URL = "https://clinicaltrials.gov/api/int/studies"
 DEFAULT_SCHEDULE = "0 15 * * 1-5"
@@ -86,7 +86,7 @@ class Settings:
     trial_ids: tuple[str, ...]
     backfill: bool
     categories: tuple[str, ...]
-    min_severity: str
+    min_severity: Floor
     delivery: DeliverySettings
     channels: tuple[ChannelSettings, ...]
     web: WebSettings = WebSettings()
@@ -98,6 +98,8 @@ class Settings:
                            self.web.base_url)
 
 
+FLOOR_EXPECTED = ('"minor", "notable" or "critical", or a table of them by category such as '
+                  '{ default = "minor", outcomes = "critical" }')
 SECTIONS = {
     "monitor": {
         "schedule": Field(str, MonitorSettings.schedule, expect="a 5-field cron string"),
@@ -126,7 +128,7 @@ SECTIONS = {
                "backfill": Field(bool, True)},
     "alerts": {
         "categories": Field(list, list(DEFAULT_CATEGORIES)),
-        "min_severity": Field(str, "minor", choices=SEVERITIES),
+        "min_severity": Field((str, dict), None, expect=FLOOR_EXPECTED),
     },
     "delivery": {
         "max_attempts": Field(int, DeliverySettings.max_attempts),
@@ -147,7 +149,7 @@ SECTIONS = {
 CHANNEL_FIELDS = {
     "type": Field(str, required=True),
     "categories": Field(list),
-    "min_severity": Field(str, choices=SEVERITIES),
+    "min_severity": Field((str, dict), None, expect=FLOOR_EXPECTED),
     "mode": Field(str, "immediate", choices=("immediate", "digest")),
 }
 
@@ -240,7 +242,7 @@ class Loader:
             trial_ids=self.trial_ids(tables["trials"]["ids"]),
             backfill=tables["trials"]["backfill"],
             categories=self.categories("alerts.categories", alerts["categories"]),
-            min_severity=alerts["min_severity"],
+            min_severity=self.floor("alerts.min_severity", alerts["min_severity"]) or DEFAULT_FLOOR,
             delivery=DeliverySettings(**self.delivery(tables["delivery"])),
             channels=self.channels(raw.get("notifiers", {})),
             web=WebSettings(**self.web(tables["web"])),
@@ -420,10 +422,33 @@ class Loader:
 
         cats = common["categories"]
         return ChannelSettings(
-            name=name, type=kind, mode=common["mode"], min_severity=common["min_severity"],
+            name=name, type=kind, mode=common["mode"],
+            min_severity=self.floor(f"{where}.min_severity", common["min_severity"]),
             categories=None if cats is None else self.categories(f"{where}.categories", cats),
             options=NOTIFIERS[kind].check_options(values, fail),
         )
+
+
+    def floor(self, key: str, value: str | dict[str, Any] | None) -> Floor | None:
+        """min_severity: one severity for every category, or a table by category whose
+        "default" (else "minor") covers the categories it does not name."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return Floor(self.severity(key, value))
+        for category in value:
+            if category != "default" and category not in CATEGORIES:
+                raise self.fail(f"{key}.{category}", 'unknown category; expected "default" '
+                                "or one of " + ", ".join(CATEGORIES))
+        named = tuple((c, self.severity(f"{key}.{c}", s)) for c, s in value.items()
+                      if c != "default")
+        return Floor(self.severity(f"{key}.default", value.get("default", "minor")), named)
+
+    def severity(self, key: str, value: Any) -> str:
+        if value not in SEVERITIES:
+            raise self.fail(key, 'expected "minor", "notable" or "critical", got '
+                            + self.shown(key, value))
+        return str(value)
 
 
 def check_cron(expr: str, tz: Any, fail: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from notifiers.base import ChannelSettings
 from notifiers.render import page_url, trial_url
 from snapshots.database import utcnow
-from snapshots.events import WATCH_CATEGORY, ChangeEvent, wanted
+from snapshots.events import DEFAULT_FLOOR, WATCH_CATEGORY, ChangeEvent, Floor, wanted
 from snapshots.outbox import NewDelivery
 
 
@@ -24,7 +24,7 @@ class AlertPolicy:
 
     channels: tuple[ChannelSettings, ...]
     categories: tuple[str, ...]
-    min_severity: str
+    min_severity: Floor = DEFAULT_FLOOR
     page_base_url: str | None = None  # [web] base_url: alerts link to the trial's page there
 
 
@@ -49,7 +49,7 @@ def alerts_for(policy: AlertPolicy, nct_id: str, title: str | None, version: int
 def channel_events(policy: AlertPolicy, channel: ChannelSettings,
                    events: list[ChangeEvent]) -> list[ChangeEvent]:
     chosen = wanted(events, policy.categories, policy.min_severity)
-    return wanted(chosen, channel.categories, channel.min_severity or "minor")
+    return wanted(chosen, channel.categories, channel.min_severity or Floor())
 
 
 def monitor_alerts(policy: AlertPolicy, kind: str, message: str, key: str,

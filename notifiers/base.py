@@ -9,6 +9,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 from snapshots.errors import ConfigError, DeliveryError
+from snapshots.events import Floor
 from snapshots.fields import Field
 from snapshots.retry import retry_after
 
@@ -26,7 +27,7 @@ class ChannelSettings:
     name: str
     type: str
     categories: tuple[str, ...] | None = None
-    min_severity: str | None = None
+    min_severity: Floor | None = None  # narrows [alerts] min_severity further
     mode: str = "immediate"
     options: dict[str, Any] = field(default_factory=dict)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from snapshots import wording
+from snapshots import outcomes, wording
 from snapshots.events import CATEGORIES, ChangeEvent
 from snapshots.internal import MARKDOWN_FIELDS, loaded_base, same_text
 from snapshots.keyed import KeyedList, Path, keyed, unkeyed
@@ -36,6 +36,9 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[ChangeEvent]:
     nct_id = _nct_id(new) or _nct_id(old) or ""
     events: list[ChangeEvent] = []
     for prefix, a, b in _differing_parts(old, new):
+        if prefix == OUTCOMES:
+            events.extend(_outcome_events(nct_id, a, b))
+            continue
         ka, kb = _keyed_part(a, prefix), _keyed_part(b, prefix)
         units: dict[Path, None] = {}
         for path in _changed_paths(ka, kb, prefix):
@@ -46,6 +49,24 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[ChangeEvent]:
             if event is not None:
                 events.append(event)
     return sorted(events, key=_reading_order)
+
+
+OUTCOMES = ("protocolSection", "outcomesModule")
+LIST_NAMES = {kind: key for key, kind in outcomes.LISTS.items()}
+
+
+def _outcome_events(nct_id: str, old: Any, new: Any) -> Iterator[ChangeEvent]:
+    """Outcome lists compared as a reader compares them (snapshots.outcomes)."""
+    for found in outcomes.compare(None if old is MISSING else old,
+                                  None if new is MISSING else new):
+        side = found.new or found.old
+        assert side is not None  # every change has an outcome on one side at least
+        where = (f"{'.'.join(OUTCOMES)}.{LIST_NAMES[side.kind]}"
+                 f"[{side.record.get('measure')}]")
+        yield ChangeEvent(nct_id, "outcomes", found.field, where,
+                          found.old.record if found.old else None,
+                          found.new.record if found.new else None,
+                          found.severity, found.summary, change=found.change)
 
 
 def diff_stored(old: dict[str, Any], new: dict[str, Any], old_loaded: bool

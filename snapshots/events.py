@@ -38,6 +38,7 @@ class ChangeEvent:
     summary: str
     days: int | None = None
     results: dict[str, Any] | None = None  # what results posted found (snapshots.results)
+    change: str | None = None  # an outcome event's kind of change (snapshots.outcomes)
 
     def to_dict(self) -> dict[str, Any]:
         data = {"nct_id": self.nct_id, "category": self.category, "field": self.field,
@@ -47,6 +48,8 @@ class ChangeEvent:
             data["days"] = self.days
         if self.results is not None:
             data["results"] = self.results
+        if self.change is not None:
+            data["change"] = self.change
         return data
 
     @property
@@ -77,15 +80,36 @@ def from_dict(data: dict[str, Any]) -> ChangeEvent:
     """A stored event (ChangeEvent.to_dict) back as a ChangeEvent."""
     return ChangeEvent(data["nct_id"], data["category"], data["field"], data["path"],
                        data["old"], data["new"], data["severity"], data["summary"],
-                       data.get("days"), data.get("results"))
+                       data.get("days"), data.get("results"), data.get("change"))
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The least severity an event needs to be told, for each category: min_severity in
+    the config, a severity for every category or a table of them ("default" for the
+    rest)."""
+
+    default: str = "minor"
+    categories: tuple[tuple[str, str], ...] = ()
+
+    def rank(self, category: str) -> int:
+        return SEVERITY_RANK[dict(self.categories).get(category, self.default)]
+
+    def describe(self) -> str:
+        named = ", ".join(f"{c} {s}" for c, s in self.categories)
+        return f"{self.default}" + (f" ({named})" if named else "")
+
+
+# outcomes: only a primary outcome added, dropped or moved (snapshots.outcomes) by default
+DEFAULT_FLOOR = Floor("minor", (("outcomes", "critical"),))
 
 
 def wanted(events: list[ChangeEvent], categories: tuple[str, ...] | None,
-           min_severity: str) -> list[ChangeEvent]:
-    """The events of the given categories (None: all) at min_severity or above."""
-    floor = SEVERITY_RANK[min_severity]
+           floor: Floor) -> list[ChangeEvent]:
+    """The events of the given categories (None: all) at their floor or above."""
     return [e for e in events
-            if (categories is None or e.category in categories) and e.rank >= floor]
+            if (categories is None or e.category in categories)
+            and e.rank >= floor.rank(e.category)]
 
 
 def one_line(events: list[ChangeEvent]) -> str:

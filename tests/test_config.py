@@ -9,6 +9,7 @@ import pytest
 
 from monitor import config
 from snapshots.errors import ConfigError
+from snapshots.events import Floor
 from snapshots.store import sqlite_url
 
 pytestmark = pytest.mark.one_backend  # no store: the SQLite run is enough
@@ -50,9 +51,23 @@ def test_defaults_when_sections_are_absent(tmp_path: Path) -> None:
     settings = config.load(write(tmp_path, ""))
     assert settings.registry.base_url == "https://clinicaltrials.gov/api/v2"
     assert settings.registry.rate_limit == 1.0
-    assert settings.categories == ("status", "dates", "results", "enrollment")
-    assert settings.min_severity == "minor"
+    assert settings.categories == ("status", "dates", "results", "enrollment", "outcomes")
+    assert settings.min_severity == Floor("minor", (("outcomes", "critical"),))
     assert settings.store == sqlite_url((tmp_path / "data" / "snapshots.db").resolve())
+
+
+@pytest.mark.parametrize(("text", "floor"), [
+    ('min_severity = "notable"', Floor("notable")),
+    ('min_severity = { outcomes = "notable" }', Floor("minor", (("outcomes", "notable"),))),
+    ('min_severity = { default = "critical", dates = "notable" }',
+     Floor("critical", (("dates", "notable"),))),
+])
+def test_min_severity_is_one_severity_or_a_table_by_category(tmp_path: Path, text: str,
+                                                             floor: Floor) -> None:
+    settings = config.load(write(tmp_path, f"[alerts]\n{text}\n"
+                                           '[notifiers.c]\ntype = "console"\n' + text + "\n"))
+    assert settings.min_severity == floor
+    assert settings.channels[0].min_severity == floor
 
 
 def test_relative_store_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
@@ -81,7 +96,15 @@ def test_env_var_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     ('[registry]\nrate_limit = "fast"\n', r"registry\.rate_limit: expected a number"),
     ('[registry]\nbase_url = "ftp://x"\n', r"registry\.base_url: expected an http\(s\) URL"),
     ('[alerts]\ncategories = ["status", "gossip"]\n', r"alerts\.categories: expected categories"),
-    ('[alerts]\nmin_severity = "huge"\n', r'alerts\.min_severity: expected one of "minor"'),
+    ('[alerts]\nmin_severity = "huge"\n', r'alerts\.min_severity: expected "minor", "notable"'),
+    ('[alerts]\nmin_severity = 3\n', r'alerts\.min_severity: expected "minor", "notable" or '
+                                      r'"critical", or a table of them by category'),
+    ('[alerts]\nmin_severity = { outcome = "critical" }\n',
+     r'alerts\.min_severity\.outcome: unknown category; expected "default" or one of status'),
+    ('[alerts]\nmin_severity = { outcomes = "loud" }\n',
+     r'alerts\.min_severity\.outcomes: expected "minor", "notable" or "critical", got \'loud\''),
+    ('[notifiers.c]\ntype = "console"\nmin_severity = { default = 1 }\n',
+     r'notifiers\.c\.min_severity\.default: expected "minor", "notable" or "critical", got 1'),
     ('[notifiers.x]\ntype = "pager"\n', r'notifiers\.x\.type: expected one of "console"'),
     ('[notifiers.x]\ntype = "webhook"\n', r"notifiers\.x\.url: missing; expected an http"),
     ('[notifiers.x]\ntype = "console"\ncolour = "red"\n', r"notifiers\.x\.colour: unknown key"),

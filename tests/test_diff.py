@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from snapshots.diff import changed_paths, compare_records
 from snapshots.errors import RecordError
-from snapshots.events import wanted
+from snapshots.events import DEFAULT_FLOOR, wanted
 from snapshots.keyed import keyed
 from snapshots.normalise import KEPT_SECTIONS
 from tests.conftest import CTGOV, load, pair
@@ -35,7 +35,7 @@ def by_field(events: list) -> dict[str, Any]:
                                     "NCT05923281", "NCT05923112"])
 def test_noise_pairs_give_no_alerting_event(nct_id: str) -> None:
     events = compare_records(*pair(nct_id))
-    assert wanted(events, DEFAULT_CATEGORIES, "minor") == []
+    assert wanted(events, DEFAULT_CATEGORIES, DEFAULT_FLOOR) == []
     assert events == []
 
 

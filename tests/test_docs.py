@@ -12,7 +12,7 @@ from notifiers.alerts import trial_payload
 from notifiers.render import message_lines, text_body
 from notifiers.slack import slack_message
 from snapshots.diff import compare_records
-from snapshots.events import wanted
+from snapshots.events import DEFAULT_FLOOR, wanted
 from tests.conftest import pair
 
 pytestmark = pytest.mark.one_backend  # no store: the SQLite run is enough
@@ -22,7 +22,7 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 
 def payload() -> dict:
     old, new = pair("NCT05935098")
-    events = wanted(compare_records(old, new), DEFAULT_CATEGORIES, "minor")
+    events = wanted(compare_records(old, new), DEFAULT_CATEGORIES, DEFAULT_FLOOR)
     message = trial_payload("NCT05935098", new["protocolSection"]["identificationModule"]
                             ["briefTitle"], 2, 1, events)
     message["detected_at"] = "2026-03-13T15:02:11Z"
