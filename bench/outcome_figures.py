@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no rated steps at {args.ratings}", file=sys.stderr)
         return 2
     steps = read(args.ratings)
+    started = time.process_time()
     result = figures(steps)
-    print(f"{len(steps)} rated steps from {args.ratings.name}")
+    spent = time.process_time() - started
+    print(f"{len(steps)} rated steps from {args.ratings.name}, judged in {spent:.2f} s CPU "
+          f"({1000 * spent / len(steps):.1f} ms a step)")
     print("\n".join(result.lines()))
     if args.list:
         for step in steps:

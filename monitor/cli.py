@@ -70,6 +70,13 @@ COMMANDS = (
                       help="older version (default: the one before the latest)"),
              arg("b", nargs="?", type=int, help="newer version (default: the latest)")),
             json=True),
+    Command("export", "one row per stored version (cthist's CSV columns, or JSON lines) "
+            "of the trials named or, with --all, of every tracked trial, to stdout",
+            commands.export,
+            (arg("ids", nargs="*", metavar="NCT"),
+             arg("--all", action="store_true", help="every tracked trial"),
+             arg("--format", choices=["csv", "jsonl"], default="csv",
+                 help="csv (the default) or jsonl"))),
     Command("compare", "change events between two API v2 study records given as files",
             commands.compare, (arg("old", metavar="OLD.json"), arg("new", metavar="NEW.json")),
             json=True),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import config, health, views, web
+from monitor import export as exporting
 from monitor.backfill import Backfill, due
 from monitor.exits import ExitStatus
 from monitor.registry import RegistryClient
@@ -188,6 +189,25 @@ def history(args: argparse.Namespace) -> int:
     if not versions:
         raise MonitorError(f"{nct_id}: no stored versions (is it tracked and checked?)")
     out(views.history_lines(versions))
+    return ExitStatus.OK
+
+
+def export(args: argparse.Namespace) -> int:
+    """One row per stored version of the trials named (or of every tracked trial with
+    --all), streamed to stdout as CSV or JSON lines (monitor.export)."""
+    settings = settings_of(args)
+    if bool(args.ids) == args.all:
+        raise MonitorError("export: name trials (NCT ids) or give --all, not both")
+    ids = parse_ids(args.ids) if args.ids else list(settings.trial_ids)
+    with opened(settings, reading=True) as store:
+        totals = {t.nct_id: t.latest_version for t in store.versions.trials(ids)}
+        if args.ids:
+            missing = [i for i in ids if not totals.get(i)]
+            if missing:
+                raise MonitorError(f"{', '.join(missing)}: no stored versions")
+        rows = (exporting.row(v, totals[i]) for i in ids if totals.get(i)
+                for v in store.versions.snapshots(i))
+        exporting.write(rows, args.format, sys.stdout, scrub=sys.stdout.isatty())
     return ExitStatus.OK
 
 

@@ -14,7 +14,7 @@ import re
 import socket
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +45,7 @@ from snapshots.events import (
     from_dict,
     is_whole,
 )
+from snapshots.outcome_history import Track, primary_history
 from snapshots.results import reading
 from snapshots.store import Store
 from snapshots.versions import LastChange, Trial, Version
@@ -57,7 +58,7 @@ TRIALS_PER_PAGE = 100
 CHANGES_PER_PAGE = 50
 FEED_ENTRIES = 50
 LONG_TEXT = 80  # characters: a longer text is compared word by word
-CHART_CACHE = 256
+CHART_CACHE = 256  # charts and outcome histories kept, the least recently made go first
 WORKER_THREADS = 4
 STOP_SECONDS = 5  # open requests get this long to finish when the page stops
 SORTS = ("change", "status", "nct")
@@ -98,7 +99,7 @@ class History:
         self.settings = settings
         self.store = store
         self._overview: tuple[Any, dict[str, list[OverviewRow]]] | None = None
-        self._charts: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self._charts: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
 
     def overview(self, sort: str) -> list[OverviewRow]:
         """Every tracked trial with its last material change, in the order asked for;
@@ -121,12 +122,24 @@ class History:
         return found[0]
 
     def chart(self, trial: Trial) -> Any:
-        """The trial's key-dates chart, kept until its next version (pages render in
-        several threads: an entry may go at any time, so the one made here is returned)."""
-        key = (trial.nct_id, trial.latest_version)
+        """The trial's key-dates chart."""
+        return self._kept("chart", trial, lambda: chart(
+            self.store.versions.status_modules(trial.nct_id)))
+
+    def outcomes(self, trial: Trial) -> list[Track]:
+        """The trial's primary outcomes through its versions."""
+        return self._kept("outcomes", trial, lambda: primary_history(
+            (v.number, version_date(v), v.data or {})
+            for v in self.store.versions.snapshots(trial.nct_id)))
+
+    def _kept(self, kind: str, trial: Trial, make: Callable[[], Any]) -> Any:
+        """What make() draws from a trial's versions, kept until its next version (pages
+        render in several threads: an entry may go at any time, so the one made here is
+        returned)."""
+        key = (kind, trial.nct_id, trial.latest_version)
         made = self._charts.get(key)
         if made is None:
-            made = self._charts[key] = chart(self.store.versions.status_modules(trial.nct_id))
+            made = self._charts[key] = make()
             while len(self._charts) > CHART_CACHE:
                 self._charts.popitem(last=False)
         return made
@@ -183,7 +196,8 @@ def trial_page(request: Request) -> Response:
     versions = history.store.versions.history(nct_id)
     timeline = [(v, grouped([from_dict(e) for e in v.events])) for v in reversed(versions)]
     return render(request, "trial.html.j2", trial=trial, chart=history.chart(trial),
-                  timeline=timeline, numbers=[v.number for v in versions],
+                  outcomes=history.outcomes(trial), timeline=timeline,
+                  numbers=[v.number for v in versions],
                   registry_url=trial_url(nct_id), registry_history=history_url(nct_id),
                   date_of=version_date, today=today_of(history.store))
 

@@ -131,7 +131,7 @@ class OutcomeChange:
     new: Outcome | None
     summary: str
     severity: str
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, bool] = field(default_factory=dict)  # split or merged: True
 
     @property
     def field(self) -> str:
@@ -149,7 +149,7 @@ def compare(old_module: Any, new_module: Any) -> list[OutcomeChange]:
         changes.extend(_matched(a, b))
     gone = [a for a in olds if id(a) not in matched_old]
     came = [b for b in news if id(b) not in matched_new]
-    changes.extend(_unmatched(gone, came, olds, news))
+    changes.extend(_unmatched(gone, came, [a for a, _b in pairs], [b for _a, b in pairs]))
     order = {"primary": 0, "secondary": 1, "other": 2}
     return sorted(changes, key=lambda c: (order[c.kind], CHANGES.index(c.change)))
 
@@ -238,16 +238,28 @@ def stem(word: str) -> str:
 
 # -- matching -------------------------------------------------------------------------------
 def similarity(a: Outcome, b: Outcome) -> float:
-    """0-100: how alike two outcomes read: the share of the shorter measure's words that
-    the other outcome says anywhere, or their measures as strings when nearly the same
-    (letters alike say little of meaning: "gait score" and "axial score" are 70% alike)."""
+    """0-100: how alike two outcomes read. By words: 100 when the other outcome says every
+    word of the shorter measure (the longer one says more of the same outcome: "POP value"
+    and "POP (plant sterol oxidation products) value"), else the lower of the shares of
+    each measure's words the other says ("Progression-free survival by independent central
+    review" and "Overall survival by independent central review": 57%). By letters, when
+    the measures are nearly the same string (letters alike say little of meaning otherwise:
+    "gait score" and "axial score" are 70% alike)."""
     if a.measure == b.measure and a.measure:
         return 100.0
-    short, other = sorted((a, b), key=lambda o: len(o.measure_words))
-    shared = (sum(1 for x in short.measure_words if _known(x, other.known))
-              / len(short.measure_words)) if short.measure_words else 0.0
+    short, long_ = sorted((a, b), key=lambda o: len(o.measure_words))
+    by_words = _said(short, long_)
+    if by_words < 1.0:
+        by_words = min(by_words, _said(long_, short))
     spelling = fuzz.token_sort_ratio(a.measure, b.measure)
-    return max(spelling if spelling >= SAME_WORD else 0.0, 100.0 * shared)
+    return max(spelling if spelling >= SAME_WORD else 0.0, 100.0 * by_words)
+
+
+def _said(a: Outcome, b: Outcome) -> float:
+    """The share of a's measure words that b says anywhere."""
+    if not a.measure_words:
+        return 0.0
+    return sum(1 for x in a.measure_words if _known(x, b.known)) / len(a.measure_words)
 
 
 def match(olds: list[Outcome], news: list[Outcome]) -> list[tuple[Outcome, Outcome]]:
@@ -283,16 +295,18 @@ def same(a: Outcome, b: Outcome) -> float:
 
 
 def kinship(a: Outcome, b: Outcome) -> float:
-    """0-100: the specific words (no counting or scale words) two outcomes share, as a
-    share of the fewer; 0 unless they share two, or one makes the whole of one measure."""
+    """0-100: the specific words of their measures (no counting or scale words) two
+    outcomes share, as a share of the longer's; 0 unless they share two, or the whole of
+    both. "Progression-free survival by blinded independent central review" and "Overall
+    survival by independent central review" share half: a different outcome."""
     specific_a, specific_b = (o.measure_words - GENERIC for o in (a, b))
     if not specific_a or not specific_b:
         return 0.0
     shared = sum(1 for x in specific_a if _known(x, b.known - GENERIC))
-    fewer = min(len(specific_a), len(specific_b))
-    if shared < 2 and shared < fewer:
+    longer = max(len(specific_a), len(specific_b))
+    if shared < 2 and shared < longer:
         return 0.0
-    return 100.0 * shared / fewer
+    return 100.0 * shared / longer
 
 
 # -- judging --------------------------------------------------------------------------------
@@ -400,14 +414,15 @@ def _time_frame(outcome: Outcome) -> str:
 
 def _unmatched(gone: list[Outcome], came: list[Outcome], olds: list[Outcome],
                news: list[Outcome]) -> Iterator[OutcomeChange]:
-    """Outcomes with no counterpart: added or dropped, unless one is part of another (a
-    split or a merge: a rewording), and a new primary outcome names the one it replaces."""
+    """Outcomes with no counterpart: added or dropped, unless one is part of a matched one
+    (olds and news: a split or a merge, a rewording), and a new primary outcome names the
+    one it replaces."""
     gone_primary = [a for a in gone if a.kind == "primary"]
     for b in came:
         whole = _part_of(b, olds)
         if whole is not None:
             yield _change("reworded", b, whole, b, f"{_label(b)} split out of "
-                          f"\"{whole.title}\": \"{b.title}\"")
+                          f"\"{whole.title}\": \"{b.title}\"", split=True)
             continue
         replaced = gone_primary.pop(0) if b.kind == "primary" and gone_primary else None
         text = f'New {b.kind} outcome: "{b.title}"'
@@ -420,7 +435,7 @@ def _unmatched(gone: list[Outcome], came: list[Outcome], olds: list[Outcome],
         whole = _part_of(a, news)
         if whole is not None:
             yield _change("reworded", a, a, whole, f"{_label(a)} merged into "
-                          f"\"{whole.title}\": \"{a.title}\"")
+                          f"\"{whole.title}\": \"{a.title}\"", merged=True)
             continue
         yield _change("dropped", a, a, None, f'{_label(a)} dropped: "{a.title}"')
 
@@ -447,11 +462,11 @@ def _moved(a: Outcome, b: Outcome) -> OutcomeChange:
 
 
 def _change(change: str, where: Outcome, old: Outcome | None, new: Outcome | None,
-            summary: str) -> OutcomeChange:
+            summary: str, **detail: bool) -> OutcomeChange:
     kind = "primary" if change.startswith("moved") else where.kind
     klass = "major" if change in MAJOR else "minor" if change in MINOR else "none"
     severity = SEVERITY[klass][0 if kind == "primary" else 1]
-    return OutcomeChange(change, kind, old, new, summary, severity)
+    return OutcomeChange(change, kind, old, new, summary, severity, detail)
 
 
 def _label(outcome: Outcome) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -82,6 +82,7 @@ class LastChange:
     summary: str
 
 
+READ_BATCH = 16  # versions read at a time by snapshots()
 TRIAL_COLUMNS = [trials.c[name] for name in Trial._fields]
 LISTED = [c for c in versions.c if c.name != "snapshot"]
 
@@ -274,6 +275,16 @@ class VersionLog:
                                 .order_by(versions.c.number))
             return [(_version(r._mapping), status_module(zlib.decompress(r.snapshot)))
                     for r in rows]
+
+    def snapshots(self, nct_id: str) -> Iterator[Version]:
+        """Every version of a trial with its snapshot, oldest first, a few read at a time
+        (a trial with hundreds of versions is never all in memory)."""
+        with self.db.transaction() as conn:
+            rows = conn.execution_options(yield_per=READ_BATCH).execute(
+                select(versions).where(versions.c.nct_id == nct_id)
+                .order_by(versions.c.number))
+            for row in rows:
+                yield _version(row._mapping, _data(row.snapshot))
 
     def get(self, nct_id: str, number: int | None = None,
             data: bool = True) -> Version | None:

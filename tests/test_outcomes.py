@@ -12,6 +12,7 @@ from bench.outcome_figures import figures, read
 from monitor.config import DEFAULT_CATEGORIES
 from snapshots.diff import compare_records
 from snapshots.events import DEFAULT_FLOOR, Floor, from_dict, wanted
+from snapshots.outcome_history import primary_history
 from snapshots.outcomes import compare
 from tests.conftest import shared
 from tests.support.builder import study
@@ -84,6 +85,17 @@ def test_a_new_primary_outcome_names_the_one_it_replaces() -> None:
     assert (event.change, event.severity) == ("added", "critical")
     assert event.summary == 'New primary outcome: "Axial score" (replaces "Gait score")'
     assert event.old == gait and event.new == axial
+
+
+def test_a_switch_between_survival_end_points_is_a_new_primary_outcome() -> None:
+    pfs = {"measure": "Progression-free survival by blinded independent central review",
+           "timeFrame": "up to 5 years"}
+    overall = {"measure": "Overall survival by independent central review",
+               "timeFrame": "up to 5 years"}
+    event = only(outcomes([pfs]), outcomes([overall]))
+    assert (event.change, event.severity) == ("added", "critical")
+    assert event.summary.endswith('(replaces "Progression-free survival by blinded '
+                                  'independent central review")')
 
 
 def test_a_dropped_and_an_added_primary_outcome() -> None:
@@ -176,3 +188,54 @@ def test_the_event_json_carries_the_kind_of_change() -> None:
     assert from_dict(data) == event
     assert "change" not in next(iter(compare_records(
         study(), study(status="TERMINATED")))).to_dict()
+
+
+# -- each primary outcome through the versions ------------------------------------------------
+def version(number: int, day: str, primary: list[dict[str, Any]],
+            secondary: list[dict[str, Any]] | None = None) -> tuple[int, str, dict[str, Any]]:
+    record = outcomes(primary, secondary)  # started 2024-01-15, primary completion 2027-03-31
+    return number, day, record
+
+
+def test_the_history_follows_each_primary_outcome_and_marks_late_changes() -> None:
+    gait = {"measure": "Gait score", "timeFrame": "3 weeks"}
+    axial = {"measure": "Axial score", "timeFrame": "3 weeks"}
+    tracks = primary_history([
+        version(1, "2023-11-03", [OS, gait]),
+        version(2, "2023-12-01", [OS, gait]),  # no outcome changed: no step
+        version(3, "2024-06-01", [dict(OS, timeFrame="6 years",
+                                       description="Death from any cause"), gait]),
+        version(4, "2027-05-02", [dict(OS, timeFrame="6 years",
+                                       description="Death from any cause"), axial]),
+    ])
+    assert [(t.title, t.current, t.switched) for t in tracks] == [
+        ("Overall survival", True, True), ("Axial score", True, True),
+        ("Gait score", False, True)]
+    survival, new, old = tracks
+    assert [(s.version, s.change, s.after_start, s.after_primary_completion)
+            for s in survival.steps] == [(1, "appeared", False, False),
+                                         (3, "timing", True, False)]
+    assert [(s.version, s.change, s.after_primary_completion) for s in new.steps] == [
+        (4, "added", True)]
+    assert [s.change for s in old.steps] == ["appeared", "added"]  # left: replaced
+    assert old.steps[-1].summary == 'New primary outcome: "Axial score" (replaces "Gait score")'
+
+
+def test_the_history_of_a_split_and_of_a_move() -> None:
+    both = {"measure": "Full clinical remission and GFR loss of 15 ml/min from baseline"}
+    parts = [{"measure": "Full clinical remission"},
+             {"measure": "GFR loss of 15 ml/min from baseline"}]
+    tracks = primary_history([version(1, "2023-11-03", [both]),
+                              version(2, "2024-03-01", parts),
+                              version(3, "2024-04-01", parts[:1], parts[1:])])
+    assert [(t.title, t.current) for t in tracks] == [  # titles as they stand last
+        ("Full clinical remission", True), ("GFR loss of 15 ml/min from baseline", False)]
+    part, whole = tracks  # the whole went on as its closer part, the other split out of it
+    assert [(s.version, s.change) for s in part.steps] == [(2, "reworded")]
+    assert part.steps[0].summary.startswith("Primary outcome split out of")
+    assert [s.change for s in whole.steps] == ["appeared", "reworded", "moved_to_secondary"]
+
+
+def test_the_history_survives_odd_versions() -> None:
+    assert primary_history([(1, "2024-01-01", {}), (2, "bad date", {"protocolSection": []}),
+                            (3, "2024-03-01", outcomes([OS]))])[0].steps[0].change == "added"

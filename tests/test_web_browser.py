@@ -127,6 +127,30 @@ def test_the_chart_shows_each_slip_of_the_primary_completion(site: str, browser:
     assert browser.find_element(By.CSS_SELECTOR, "td.text ins").text == "four"
 
 
+def test_the_trial_page_follows_each_primary_outcome_through_the_versions(
+        site: str, browser: Any) -> None:
+    """Overall survival: registered, its time frame moved, then dropped to the secondary
+    list; objective response rate added as a primary outcome, after the study started."""
+    browser.get(f"{site}/trials/{SLIPPING}")
+    section = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=outcomes]")
+    tracks = section.find_elements(By.CSS_SELECTOR, "ol.outcomes > li")
+    heads = [t.find_element(By.TAG_NAME, "h3").text for t in tracks]
+    assert heads == ["Objective response rate (RECIST 1.1) changed after the study started",
+                     "Overall survival (no longer primary) changed after the study started"]
+    steps = [[s.text for s in t.find_elements(By.CSS_SELECTOR, "ol.steps > li")]
+             for t in tracks]
+    assert [s.splitlines()[0] for s in steps[1]] == [
+        "Version 1 of 2026-03-12 appeared",
+        "Version 2 of 2026-03-13 timing after the study started",
+        "Version 4 of 2026-03-15 moved to secondary after the study started"]
+    assert steps[1][1].splitlines()[1] == ("Primary outcome time frame (Overall survival): "
+                                           "3 years -> 4 years")
+    assert steps[0] == ["Version 3 of 2026-03-14 added after the study started\n"
+                        'New primary outcome: "Objective response rate (RECIST 1.1)"']
+    gone = tracks[1].find_element(By.TAG_NAME, "h3")
+    assert "line-through" in gone.value_of_css_property("text-decoration")
+
+
 def test_a_feed_link_gives_a_feed_of_the_trial(site: str, browser: Any) -> None:
     browser.get(f"{site}/trials/{SLIPPING}")
     href = browser.find_element(By.LINK_TEXT, "Atom feed of its changes").get_attribute("href")

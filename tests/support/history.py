@@ -1,5 +1,6 @@
 """A store with history to review: the real pairs of ../shared/ctgov as two registry days,
-a built trial whose primary completion slips three times, and one with hostile text."""
+a built trial whose primary completion slips three times (and whose primary outcome is
+switched), and one with hostile text."""
 
 from __future__ import annotations
 
@@ -40,11 +41,23 @@ def pair_days() -> tuple[dict[str, Any], dict[str, Any]]:
     return first, second
 
 
+OS = {"measure": "Overall survival", "timeFrame": "3 years"}
+ORR = {"measure": "Objective response rate (RECIST 1.1)", "timeFrame": "Up to 2 years"}
+OUTCOMES = [  # its outcomes on each day: a time frame moved, then a switch of primary outcome
+    {"primaryOutcomes": [OS]},
+    {"primaryOutcomes": [dict(OS, timeFrame="4 years")]},
+    {"primaryOutcomes": [dict(OS, timeFrame="4 years"), ORR]},
+    {"primaryOutcomes": [ORR], "secondaryOutcomes": [dict(OS, timeFrame="4 years")]},
+]
+
+
 def slipping(day: int) -> dict[str, Any]:
     pcd, kind, completion, status, summary = DAYS[day]
     record = study(SLIPPING, status=status, primary_completion=(pcd, kind),
                    completion=(completion, "ESTIMATED"),
                    title="Drug X in advanced hepatocellular carcinoma")
+    record = changed(record, "protocolSection.outcomesModule", OUTCOMES[day])
+    record = changed(record, f"{S}.lastUpdatePostDateStruct.date", f"2026-03-1{2 + day}")
     return changed(record, "protocolSection.descriptionModule.briefSummary", summary)
 
 
