@@ -306,6 +306,8 @@ def notify_test(args: argparse.Namespace) -> int:
         failed += failure is not None
         out(views.channel_answer(name, notifier.kind, answer,
                                  None if failure is None else str(failure)))
+        out(views.sent_headers(getattr(notifier, "sent_headers", None),
+                               notifier.settings.options.get("headers", {})))
     if failed:
         raise DeliveryError(f"{plural(failed, 'channel')} did not accept the sample alert")
     return ExitStatus.OK

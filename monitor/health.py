@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor import views
+from monitor import gone, views
 from monitor.config import Settings
 from monitor.results_due import today_of
 from monitor.schedule import next_check
@@ -73,4 +73,4 @@ def report(settings: Settings, store: Store) -> dict[str, Any]:
     return views.status_report(store.lock_holder("daemon"), last[0] if last else None,
                                next_check(settings.monitor, datetime.now(UTC)),
                                store.versions.trials(settings.trial_ids), store.outbox.counts(),
-                               today_of(store))
+                               today_of(store), gone.disabled(store, settings.channels))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor import health, views
+from monitor import gone, health, views
 from monitor.answers import OutOfBounds, Undecodable
 from monitor.backfill import RETRY_AFTER_HOURS, Backfill, due
 from monitor.config import Settings
@@ -52,7 +52,8 @@ def connect(settings: Settings, store: Store, fetch_sleep: Sleep = time.sleep,
 def courier_for(settings: Settings, store: Store, sleep: Sleep = time.sleep) -> Courier:
     env = Environment(timeout=settings.delivery.timeout)
     return Courier(store.outbox, build_notifiers(settings.channels, env), settings.delivery,
-                   sleep=sleep)
+                   sleep=sleep, disabled=gone.disabled(store, settings.channels),
+                   on_gone=lambda name, why: gone.disable(store, settings, name, why))
 
 
 class Check:
@@ -401,8 +402,9 @@ def run_check(settings: Settings, store: Store, client: RegistryClient, courier:
 
     A registry failure is recorded with the check and raised after the alerts that
     were already queued have been delivered. Backfill comes last, so that it never delays
-    an alert.
+    an alert. Channels disabled by their receiver (410 Gone) get no alerts queued.
     """
+    settings = gone.active(store, settings)
     check = Check(settings, store, client, progress, should_stop)
     result = check.run()
     if not result.interrupted:

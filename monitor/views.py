@@ -202,7 +202,8 @@ def delivery_lines(deliveries: list[Delivery]) -> list[str]:
 
 def status_report(daemon: Holder | None, last: Check | None, next_run: str | None,
                   trials: list[Trial], counts: dict[str, int],
-                  today: date | None = None) -> dict[str, Any]:
+                  today: date | None = None,
+                  disabled: dict[str, str] | None = None) -> dict[str, Any]:
     """What `ctmonitor status` shows, as its JSON."""
     return {
         "daemon": f"running ({daemon})" if daemon else "not running",
@@ -212,6 +213,7 @@ def status_report(daemon: Holder | None, last: Check | None, next_run: str | Non
         "failing_trials": [f"{t.nct_id}: {t.last_error}" for t in trials if t.last_error],
         "failed_deliveries": counts.get("failed", 0),
         "deliveries_waiting_to_retry": counts.get("pending", 0),
+        "disabled_channels": [f"{n}: {why}" for n, why in (disabled or {}).items()],
         **standing_lists(trials, today),
     }
 
@@ -270,6 +272,13 @@ def watch_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 def channel_answer(name: str, kind: str, answer: str | None, failure: str | None) -> str:
     return f"{name} ({kind}): {answer if failure is None else f'FAILED: {failure}'}"
+
+
+def sent_headers(headers: dict[str, str] | None, configured: dict[str, str]) -> list[str]:
+    """The headers a receiver got from a webhook, those of the config not shown (they may
+    hold a token)."""
+    return [f"  {k}: {'(from the config, not shown)' if k in configured else v}"
+            for k, v in (headers or {}).items()]
 
 
 def snapshot_lines(version: Version) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,10 @@ class RetryableDelivery(DeliveryError):
         self.retry_after = retry_after
 
 
+class ChannelGone(RetryableDelivery):
+    """The receiver answered 410 Gone: the channel is disabled until its config changes."""
+
+
 class Notifier:
     """One configured channel. Subclasses declare kind, fields and limits, and send."""
 
@@ -99,17 +104,30 @@ class Notifier:
         return self.deliver(self.build(messages), key)
 
     def post_json(self, url: str, body: Any, headers: dict[str, str] | None = None) -> str:
-        """POST JSON; 2xx is accepted, anything else raises RetryableDelivery."""
+        """POST JSON; 2xx is accepted, 410 Gone raises ChannelGone, anything else
+        RetryableDelivery."""
+        return self.post(url, json_body(body), headers)
+
+    def post(self, url: str, body: bytes, headers: dict[str, str] | None = None) -> str:
+        """POST a JSON body already encoded (what a signature is made over)."""
         import requests
 
+        headers = {"Content-Type": "application/json", **(headers or {})}
         try:
-            response = self.env.session.post(url, json=body, headers=headers or {},
+            response = self.env.session.post(url, data=body, headers=headers,
                                              timeout=self.env.timeout)
         except requests.Timeout:
             raise RetryableDelivery(f"timed out after {self.env.timeout:g} s") from None
         except requests.RequestException as exc:
             raise RetryableDelivery(f"cannot connect ({type(exc).__name__})") from None
+        if response.status_code == 410:
+            raise ChannelGone("HTTP 410 Gone: the receiver says this address is no more")
         if not 200 <= response.status_code < 300:
             raise RetryableDelivery(f"HTTP {response.status_code}",
                                     retry_after(response.headers.get("Retry-After")))
         return f"HTTP {response.status_code}"
+
+
+def json_body(value: Any) -> bytes:
+    """JSON as a channel posts it: UTF-8, compact."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

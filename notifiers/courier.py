@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from notifiers.alerts import idempotency_key
-from notifiers.base import Notifier, RetryableDelivery
+from notifiers.base import ChannelGone, Notifier, RetryableDelivery
 from snapshots.events import SEVERITY_RANK
 from snapshots.outbox import Delivery, Outbox
 from snapshots.retry import backoff
@@ -71,29 +71,46 @@ class Courier:
 
     def __init__(self, outbox: Outbox, notifiers: dict[str, Notifier],
                  settings: DeliverySettings, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 disabled: dict[str, str] | None = None,
+                 on_gone: Callable[[str, str], None] | None = None) -> None:
         self.outbox = outbox
         self.notifiers = notifiers
         self.max_attempts = settings.max_attempts
         self.backoff = settings.backoff
         self.sleep = sleep
         self.clock = clock
+        self.disabled = dict(disabled or {})  # channel -> why (a receiver's 410 Gone)
+        self.on_gone = on_gone  # told of a channel that answered 410 Gone
 
     def deliver(self) -> DeliveryReport:
-        """Send every due alert; a digest channel's alerts go as one message."""
+        """Send every due alert; a digest channel's alerts go as one message. A channel
+        whose receiver answers 410 Gone is disabled, and what on_gone queued (the others
+        told of it) is sent in the same run."""
         report = DeliveryReport()
+        gone = len(self.disabled)
         by_channel: dict[str, list[Delivery]] = {}
         for item in self.outbox.due(self.clock()):
             by_channel.setdefault(item.channel, []).append(item)
         for name, items in by_channel.items():
             notifier = self.notifiers.get(name)
-            if notifier is None:
-                self._give_up(items, "channel no longer configured", report)
+            if notifier is None or name in self.disabled:
+                self._give_up(items, self.disabled.get(name, "channel no longer configured"),
+                              report)
                 continue
             groups = ([sorted(items, key=_most_severe_first)]
                       if notifier.settings.mode == "digest" else [[i] for i in items])
-            for group in groups:
+            for n, group in enumerate(groups):
+                if name in self.disabled:
+                    self._give_up([i for g in groups[n:] for i in g], self.disabled[name],
+                                  report)
+                    break
                 self._send(notifier, group, report)
+        if len(self.disabled) > gone:
+            more = self.deliver()
+            report.sent += more.sent
+            report.failed += more.failed
+            report.pending += more.pending
         return report
 
     def _built(self, notifier: Notifier, group: list[Delivery],
@@ -132,6 +149,13 @@ class Courier:
             if failure is None:
                 self.outbox.mark_delivered(ids)
                 report.sent += len(group)
+                return
+            if isinstance(failure, ChannelGone):
+                why = f"channel disabled: {failure}"
+                self.disabled[notifier.name] = why
+                self._give_up(group, why, report)
+                if self.on_gone is not None:
+                    self.on_gone(notifier.name, str(failure))
                 return
             attempts += 1
             wait = backoff(attempts, self.backoff, MAX_BACKOFF_SECONDS, failure.retry_after)

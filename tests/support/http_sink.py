@@ -26,6 +26,7 @@ class Received:
     headers: dict[str, str]
     body: Any
     status: int = 0  # what it was answered (0: the connection was dropped)
+    raw: bytes = b""  # the body as sent (what a signature covers)
 
 
 class HttpSink(LocalServer):
@@ -59,7 +60,8 @@ class _Handler(QuietHandler):
         if len(body) < length:  # the sender went away mid-body (killed): nothing was sent
             self.close_connection = True
             return
-        received = Received(self.path, dict(self.headers), json.loads(body or b"null"))
+        received = Received(self.path, dict(self.headers), json.loads(body or b"null"),
+                            raw=body)
         self.sink.received.append(received)
         if self.sink.on_post:
             self.sink.on_post(received)
