@@ -308,6 +308,7 @@ def notify_test(args: argparse.Namespace) -> int:
                                  None if failure is None else str(failure)))
         out(views.sent_headers(getattr(notifier, "sent_headers", None),
                                notifier.settings.options.get("headers", {})))
+        out(views.receives(notifier.settings, settings.tags))
     if failed:
         raise DeliveryError(f"{plural(failed, 'channel')} did not accept the sample alert")
     return ExitStatus.OK

@@ -10,7 +10,7 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +22,7 @@ from monitor.watches import Watch
 from monitor.watches import parse as parse_watch
 from notifiers import NOTIFIERS, ChannelSettings
 from notifiers.alerts import AlertPolicy
+from notifiers.base import Route
 from notifiers.courier import DeliverySettings
 from snapshots.errors import ConfigError, StoreError
 from snapshots.events import CATEGORIES, DEFAULT_FLOOR, SEVERITIES, WATCH_CATEGORY, Floor
@@ -91,13 +92,15 @@ class Settings:
     channels: tuple[ChannelSettings, ...]
     web: WebSettings = WebSettings()
     watches: tuple[Watch, ...] = ()
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [trials] tags
 
     @property
     def alerts(self) -> AlertPolicy:
         return AlertPolicy(self.channels, self.categories, self.min_severity,
-                           self.web.base_url)
+                           self.web.base_url, self.tags)
 
 
+ROUTE_KEYS = ("trials", "watches", "tags")  # a channel's routing, in Route's order
 FLOOR_EXPECTED = ('"minor", "notable" or "critical", or a table of them by category such as '
                   '{ default = "minor", outcomes = "critical" }')
 SECTIONS = {
@@ -125,7 +128,9 @@ SECTIONS = {
     "store": {"path": Field(str, None), "url": Field(str, None, secret=True,
                                                   expect="a postgresql:// URL")},
     "trials": {"ids": Field(list, [], expect="a list of NCT ids such as \"NCT01234567\""),
-               "backfill": Field(bool, True)},
+               "backfill": Field(bool, True),
+               "tags": Field(dict, {}, expect="a table of NCT ids to lists of tags, such as "
+                                             '{ NCT05935098 = ["oncology"] }')},
     "alerts": {
         "categories": Field(list, list(DEFAULT_CATEGORIES)),
         "min_severity": Field((str, dict), None, expect=FLOOR_EXPECTED),
@@ -151,6 +156,10 @@ CHANNEL_FIELDS = {
     "categories": Field(list),
     "min_severity": Field((str, dict), None, expect=FLOOR_EXPECTED),
     "mode": Field(str, "immediate", choices=("immediate", "digest")),
+    "trials": Field(list, None, expect="a list of tracked NCT ids"),
+    "watches": Field(list, None, expect="a list of [watches] names"),
+    "tags": Field(list, None, expect="a list of tags given in [trials] tags"),
+    "monitor_alerts": Field(bool, True),
 }
 
 
@@ -234,19 +243,25 @@ class Loader:
         registry = RegistrySettings(**self.registry(tables["registry"]))
         monitor = MonitorSettings(**self.monitor(tables["monitor"]))
         alerts = tables["alerts"]
+        trial_ids = self.trial_ids(tables["trials"]["ids"])
+        tags = self.tags(tables["trials"]["tags"], trial_ids)
+        watches = self.watches(raw.get("watches", {}))
+        channels = self.channels(raw.get("notifiers", {}))
+        self.routes(raw.get("notifiers", {}), trial_ids, tags, watches)
         return Settings(
             path=self.path,
             monitor=monitor,
             registry=registry,
             store=self.store(tables["store"]),
-            trial_ids=self.trial_ids(tables["trials"]["ids"]),
+            trial_ids=trial_ids,
             backfill=tables["trials"]["backfill"],
             categories=self.categories("alerts.categories", alerts["categories"]),
             min_severity=self.floor("alerts.min_severity", alerts["min_severity"]) or DEFAULT_FLOOR,
             delivery=DeliverySettings(**self.delivery(tables["delivery"])),
-            channels=self.channels(raw.get("notifiers", {})),
+            channels=channels,
             web=WebSettings(**self.web(tables["web"])),
-            watches=self.watches(raw.get("watches", {})),
+            watches=watches,
+            tags=tags,
         )
 
     def expand(self, value: Any, key: str) -> Any:
@@ -421,13 +436,51 @@ class Loader:
             return self.fail(f"{where}.{key}", problem)
 
         cats = common["categories"]
+        routed = [common[k] for k in ROUTE_KEYS]
+        for key, names in zip(ROUTE_KEYS, routed, strict=True):
+            if names is not None and not only_strings(names):
+                raise fail(key, f"expected {CHANNEL_FIELDS[key].describe()}")
+        route = None if all(v is None for v in routed) else Route(
+            frozenset(filter(None, map(parse_nct, routed[0] or []))),
+            frozenset(routed[1] or []), frozenset(routed[2] or []))
         return ChannelSettings(
-            name=name, type=kind, mode=common["mode"],
+            name=name, type=kind, mode=common["mode"], route=route,
+            monitor_alerts=common["monitor_alerts"],
             min_severity=self.floor(f"{where}.min_severity", common["min_severity"]),
             categories=None if cats is None else self.categories(f"{where}.categories", cats),
             options=NOTIFIERS[kind].check_options(values, fail),
         )
 
+
+    def tags(self, table: dict[str, Any], ids: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+        """[trials] tags: NCT id -> its tags (a channel's tags = [...] routes by them)."""
+        tracked, found = set(ids), {}
+        for key, values in table.items():
+            nct = parse_nct(key)
+            if nct is None or nct not in tracked:
+                raise self.fail(f"trials.tags.{key}", "expected a tracked NCT id (one of "
+                                "trials.ids)")
+            if not isinstance(values, list) or not only_strings(values):
+                raise self.fail(f"trials.tags.{key}", "expected a list of tags (strings)")
+            found[nct] = tuple(values)
+        return found
+
+    def routes(self, tables: dict[str, Any], ids: tuple[str, ...],
+               tags: dict[str, tuple[str, ...]], watches: tuple[Watch, ...]) -> None:
+        """A channel's trials, watches and tags must name what the config has: a typo would
+        route nothing there, silently."""
+        known = {"trials": set(ids), "watches": {w.name for w in watches},
+                 "tags": {t for values in tags.values() for t in values}}
+        for name, table in tables.items():
+            for key in ROUTE_KEYS:
+                for i, value in enumerate(table.get(key) or []):
+                    shown = parse_nct(value) or value if key == "trials" else value
+                    if shown not in known[key]:
+                        what = {"trials": "a tracked NCT id (one of trials.ids)",
+                                "watches": "the name of a [watches.NAME]",
+                                "tags": "a tag given in [trials] tags"}[key]
+                        raise self.fail(f"notifiers.{name}.{key}[{i}]",
+                                        f"expected {what}, got {value!r}")
 
     def floor(self, key: str, value: str | dict[str, Any] | None) -> Floor | None:
         """min_severity: one severity for every category, or a table by category whose

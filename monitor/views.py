@@ -13,6 +13,7 @@ from monitor.backfill import BackfillReport
 from monitor.result import CheckResult
 from monitor.results_due import deadline_text, standing_lists
 from monitor.watches import Watch
+from notifiers.base import ChannelSettings
 from snapshots.checklog import Check
 from snapshots.copying import TableCopy
 from snapshots.events import ChangeEvent
@@ -272,6 +273,21 @@ def watch_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 def channel_answer(name: str, kind: str, answer: str | None, failure: str | None) -> str:
     return f"{name} ({kind}): {answer if failure is None else f'FAILED: {failure}'}"
+
+
+def receives(channel: ChannelSettings, tags: dict[str, tuple[str, ...]]) -> str:
+    """What a channel is given, in a line: its routing, categories and floor."""
+    route = channel.route
+    if route is None:
+        what = "every trial's and watch's alerts"
+    else:
+        tagged = sorted(n for n, t in tags.items() if route.tags.intersection(t))
+        what = route.describe() + (f" ({', '.join(tagged)})" if tagged else "")
+    cats = ", ".join(channel.categories) if channel.categories else "the [alerts] categories"
+    floor = channel.min_severity.describe() if channel.min_severity else "as [alerts] says"
+    own = "; and the monitor's own alerts" if channel.monitor_alerts else (
+        "; not the monitor's own alerts")
+    return f"  receives: {what}; {cats}; severity {floor}{own}"
 
 
 def sent_headers(headers: dict[str, str] | None, configured: dict[str, str]) -> list[str]:

@@ -8,7 +8,7 @@ every retry of it.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from notifiers.base import ChannelSettings
@@ -26,6 +26,13 @@ class AlertPolicy:
     categories: tuple[str, ...]
     min_severity: Floor = DEFAULT_FLOOR
     page_base_url: str | None = None  # [web] base_url: alerts link to the trial's page there
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [trials] tags, by trial
+
+    def routed(self, channel: ChannelSettings, nct_id: str) -> bool:
+        """Whether the channel takes this trial's alerts (channel.route)."""
+        route = channel.route
+        return route is None or nct_id in route.trials or not route.tags.isdisjoint(
+            self.tags.get(nct_id, ()))
 
 
 def alerts_for(policy: AlertPolicy, nct_id: str, title: str | None, version: int,
@@ -35,6 +42,8 @@ def alerts_for(policy: AlertPolicy, nct_id: str, title: str | None, version: int
     its, and the payload's version is the trial's latest on both sides."""
     alerts = []
     for channel in policy.channels:
+        if not policy.routed(channel, nct_id):
+            continue
         changes = channel_events(policy, channel, events)
         if changes:
             payload = trial_payload(nct_id, title, version,
@@ -55,12 +64,14 @@ def channel_events(policy: AlertPolicy, channel: ChannelSettings,
 def monitor_alerts(policy: AlertPolicy, kind: str, message: str, key: str,
                    nct_id: str | None = None) -> list[NewDelivery]:
     """An alert about the monitor itself (failing, recovered, stale, missing trial) to every
-    channel; key names the episode, so that it is queued once."""
+    channel that takes them (a missing trial's only where that trial is routed); key names
+    the episode, so that it is queued once."""
     payload: dict[str, Any] = {"event": kind, "nct_id": nct_id, "title": message,
                                "url": trial_url(nct_id) if nct_id else None,
                                "message": message, "detected_at": utcnow(), "changes": []}
     return [NewDelivery(c.name, kind, idempotency_key(f"{c.name}:{key}"), payload, nct_id)
-            for c in policy.channels]
+            for c in policy.channels
+            if c.monitor_alerts and (nct_id is None or policy.routed(c, nct_id))]
 
 
 def watch_alerts(policy: AlertPolicy, watch: str, trials: list[dict[str, Any]]
@@ -75,7 +86,8 @@ def watch_alerts(policy: AlertPolicy, watch: str, trials: list[dict[str, Any]]
     return [NewDelivery(c.name, "watch.new_trials",
                         idempotency_key(f"{c.name}:watch:{watch}:{ids}"), payload)
             for c in policy.channels
-            if c.categories is None or WATCH_CATEGORY in c.categories]
+            if (c.categories is None or WATCH_CATEGORY in c.categories)
+            and (c.route is None or watch in c.route.watches)]
 
 
 def trial_payload(nct_id: str, title: str | None, version: int, previous: int | None,

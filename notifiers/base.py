@@ -22,6 +22,22 @@ TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
+class Route:
+    """What a routed channel receives: these trials' alerts, those of trials with these
+    tags, these watches' alerts; nothing else."""
+
+    trials: frozenset[str] = frozenset()
+    watches: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+
+    def describe(self) -> str:
+        parts = [f"{label} {', '.join(sorted(values))}" for label, values in (
+            ("trials", self.trials), ("trials tagged", self.tags), ("watches", self.watches))
+            if values]
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
 class ChannelSettings:
     """One [notifiers.NAME] table: the shared keys plus the type's own options."""
 
@@ -31,6 +47,8 @@ class ChannelSettings:
     min_severity: Floor | None = None  # narrows [alerts] min_severity further
     mode: str = "immediate"
     options: dict[str, Any] = field(default_factory=dict)
+    route: Route | None = None  # None: every trial's and watch's alerts
+    monitor_alerts: bool = True  # the monitor's own (failing, recovered, stale...)
 
 
 def new_session() -> requests.Session:
