@@ -58,6 +58,11 @@ COMMANDS = (
             commands.track, (NCTS,)),
     Command("untrack", "remove trials from the config file (their history stays in the store)",
             commands.untrack, (NCTS,)),
+    Command("mute", "hold back trials' alerts (they are still checked and stored) until "
+            "unmuted or the day given", commands.mute,
+            (NCTS, arg("--until", metavar="DATE", help="the day alerts resume (YYYY-MM-DD)"))),
+    Command("unmute", "send (or drop, as [alerts] held_alerts says) trials' held alerts and "
+            "alert on them again", commands.unmute, (NCTS,)),
     Command("list", "tracked trials with their latest status and last check",
             commands.list_trials, json=True),
     Command("history", "one line per stored version of a trial", commands.history, (NCT,),
@@ -83,7 +88,8 @@ COMMANDS = (
     Command("watches", "the search watches, with their last run, matches and new trials",
             commands.watches, json=True),
     Command("deliveries", "alerts in the outbox: sent, waiting for a retry, failed",
-            commands.deliveries, (arg("--status", choices=["pending", "done", "failed"]),),
+            commands.deliveries,
+            (arg("--status", choices=["pending", "done", "failed", "held", "dropped"]),),
             json=True),
     Command("notify-test", "send a sample alert through one channel or all",
             commands.notify_test,

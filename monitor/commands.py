@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from monitor import config, health, views, web
+from monitor import config, health, mutes, views, web
 from monitor import export as exporting
 from monitor.backfill import Backfill, due
 from monitor.exits import ExitStatus
@@ -190,6 +190,38 @@ def history(args: argparse.Namespace) -> int:
         raise MonitorError(f"{nct_id}: no stored versions (is it tracked and checked?)")
     out(views.history_lines(versions))
     return ExitStatus.OK
+
+
+def mute(args: argparse.Namespace) -> int:
+    """Hold back the trials' alerts (still checked and stored) until unmuted or --until."""
+    settings = settings_of(args)
+    ids = tracked_ids(settings, args.ids)
+    until = mutes.until_day(args.until, mutes.today())
+    with opened(settings) as store:
+        store.versions.mute(ids, until)
+    then = (f"until {until}, then {settings.held_alerts} what was held" if until else
+            f"until `ctmonitor unmute`, which will {settings.held_alerts} what was held")
+    out(f"{', '.join(ids)}: muted {then} (still checked and stored)")
+    return ExitStatus.OK
+
+
+def unmute(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    ids = tracked_ids(settings, args.ids)
+    with opened(settings) as store:
+        released = mutes.unmute(store, settings, ids)
+    fate = ("to be sent with the next delivery" if settings.held_alerts == "send"
+            else "dropped ([alerts] held_alerts = \"drop\")")
+    out(f"{', '.join(ids)}: unmuted; {plural(released, 'held alert')} {fate}")
+    return ExitStatus.OK
+
+
+def tracked_ids(settings: config.Settings, words: list[str]) -> list[str]:
+    ids = parse_ids(words)
+    untracked = [i for i in ids if i not in set(settings.trial_ids)]
+    if untracked:
+        raise MonitorError(f"{', '.join(untracked)}: not tracked (`ctmonitor track` adds)")
+    return ids
 
 
 def export(args: argparse.Namespace) -> int:

@@ -93,11 +93,13 @@ class Settings:
     web: WebSettings = WebSettings()
     watches: tuple[Watch, ...] = ()
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [trials] tags
+    held_alerts: str = "send"  # a muted trial's held alerts on unmute: "send" or "drop"
+    muted: frozenset[str] = frozenset()  # the store's muted trials, as a check starts
 
     @property
     def alerts(self) -> AlertPolicy:
         return AlertPolicy(self.channels, self.categories, self.min_severity,
-                           self.web.base_url, self.tags)
+                           self.web.base_url, self.tags, self.muted)
 
 
 ROUTE_KEYS = ("trials", "watches", "tags")  # a channel's routing, in Route's order
@@ -134,6 +136,7 @@ SECTIONS = {
     "alerts": {
         "categories": Field(list, list(DEFAULT_CATEGORIES)),
         "min_severity": Field((str, dict), None, expect=FLOOR_EXPECTED),
+        "held_alerts": Field(str, "send", choices=("send", "drop")),
     },
     "delivery": {
         "max_attempts": Field(int, DeliverySettings.max_attempts),
@@ -262,6 +265,7 @@ class Loader:
             web=WebSettings(**self.web(tables["web"])),
             watches=watches,
             tags=tags,
+            held_alerts=alerts["held_alerts"],
         )
 
     def expand(self, value: Any, key: str) -> Any:

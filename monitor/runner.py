@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor import gone, health, views
+from monitor import gone, health, mutes, views
 from monitor.answers import OutOfBounds, Undecodable
 from monitor.backfill import RETRY_AFTER_HOURS, Backfill, due
 from monitor.config import Settings
@@ -402,9 +402,10 @@ def run_check(settings: Settings, store: Store, client: RegistryClient, courier:
 
     A registry failure is recorded with the check and raised after the alerts that
     were already queued have been delivered. Backfill comes last, so that it never delays
-    an alert. Channels disabled by their receiver (410 Gone) get no alerts queued.
+    an alert. Channels disabled by their receiver (410 Gone) get no alerts queued; a muted
+    trial's alerts are queued held back.
     """
-    settings = gone.active(store, settings)
+    settings = mutes.for_check(store, gone.active(store, settings))
     check = Check(settings, store, client, progress, should_stop)
     result = check.run()
     if not result.interrupted:

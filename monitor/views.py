@@ -153,6 +153,10 @@ def trial_lines(trials: list[Trial], ids: tuple[str, ...], last: Check | None,
     return lines
 
 
+def muted_text(until: str) -> str:
+    return f"muted until {until}" if until else "muted"
+
+
 def outcome(word: str) -> str:
     """A check's outcome, with what it means where the word alone does not say."""
     meaning = OUTCOME_MEANINGS.get(word)
@@ -168,6 +172,8 @@ def _trial_line(nct: str, trial: Trial | None, width: int, today: date | None) -
         flags.append(f"last check failed: {trial.last_error}")
     if trial and trial.alias_of:
         flags.append(f"now {trial.alias_of}")
+    if trial and trial.muted_until is not None:
+        flags.append(muted_text(trial.muted_until))
     deadline = deadline_text(trial, today)
     if deadline:
         flags.append(deadline)
@@ -215,6 +221,8 @@ def status_report(daemon: Holder | None, last: Check | None, next_run: str | Non
         "failed_deliveries": counts.get("failed", 0),
         "deliveries_waiting_to_retry": counts.get("pending", 0),
         "disabled_channels": [f"{n}: {why}" for n, why in (disabled or {}).items()],
+        "muted_trials": [f"{t.nct_id}: {muted_text(t.muted_until)}" for t in trials
+                         if t.muted_until is not None],
         **standing_lists(trials, today),
     }
 

@@ -27,6 +27,7 @@ class AlertPolicy:
     min_severity: Floor = DEFAULT_FLOOR
     page_base_url: str | None = None  # [web] base_url: alerts link to the trial's page there
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # [trials] tags, by trial
+    held: frozenset[str] = frozenset()  # muted trials: their alerts are queued held back
 
     def routed(self, channel: ChannelSettings, nct_id: str) -> bool:
         """Whether the channel takes this trial's alerts (channel.route)."""
@@ -51,7 +52,7 @@ def alerts_for(policy: AlertPolicy, nct_id: str, title: str | None, version: int
                                     policy.page_base_url)
             key = idempotency_key(f"{channel.name}:{nct_id}:{occasion or f'v{version}'}")
             alerts.append(NewDelivery(channel.name, "trial.changed", key, payload, nct_id,
-                                      version))
+                                      version, held=nct_id in policy.held))
     return alerts
 
 
@@ -69,7 +70,8 @@ def monitor_alerts(policy: AlertPolicy, kind: str, message: str, key: str,
     payload: dict[str, Any] = {"event": kind, "nct_id": nct_id, "title": message,
                                "url": trial_url(nct_id) if nct_id else None,
                                "message": message, "detected_at": utcnow(), "changes": []}
-    return [NewDelivery(c.name, kind, idempotency_key(f"{c.name}:{key}"), payload, nct_id)
+    return [NewDelivery(c.name, kind, idempotency_key(f"{c.name}:{key}"), payload, nct_id,
+                        held=nct_id in policy.held)
             for c in policy.channels
             if c.monitor_alerts and (nct_id is None or policy.routed(c, nct_id))]
 

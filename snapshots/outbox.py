@@ -37,11 +37,13 @@ class NewDelivery:
     payload: dict[str, Any]
     nct_id: str | None = None
     version: int | None = None
+    held: bool = False  # a muted trial's: kept back until it is unmuted
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """A queued alert: pending (to send or retry), done, or failed for good."""
+    """A queued alert: pending (to send or retry), done, failed for good, held (its trial
+    is muted) or dropped (held, then its trial unmuted with [alerts] held_alerts = "drop")."""
 
     id: int
     channel: str
@@ -72,7 +74,8 @@ class Outbox:
             return
         rows = [{"channel": i.channel, "kind": i.kind, "nct_id": i.nct_id,
                  "version": i.version, "idempotency_key": i.key,
-                 "payload": json.dumps(i.payload, ensure_ascii=False), "status": "pending",
+                 "payload": json.dumps(i.payload, ensure_ascii=False),
+                 "status": "held" if i.held else "pending",
                  "attempts": 0, "next_attempt_at": 0.0, "created_at": utcnow()} for i in items]
         with self.db.joined(conn) as c:
             c.execute(insert_new(c, outbox, "idempotency_key"), rows)
@@ -99,6 +102,20 @@ class Outbox:
                 conn.execute(update(outbox).where(outbox.c.id.in_(chunk)).values(
                     attempts=count, last_error=error, next_attempt_at=next_at,
                     status="failed" if give_up else "pending"))
+
+    def release(self, nct_ids: list[str], send: bool, conn: Connection | None = None) -> int:
+        """The held alerts of these trials to send (pending) or not (dropped); how many."""
+        with self.db.joined(conn) as c:
+            done = c.execute(update(outbox).where(outbox.c.status == "held",
+                                                  outbox.c.nct_id.in_(nct_ids))
+                             .values(status="pending" if send else "dropped"))
+            return int(done.rowcount or 0)
+
+    def held_trials(self) -> set[str]:
+        """The trials with held alerts."""
+        with self.db.transaction() as conn:
+            return set(conn.execute(select(outbox.c.nct_id).where(outbox.c.status == "held")
+                                    .distinct()).scalars())
 
     def recent(self, status: str | None = None, limit: int = 100) -> list[Delivery]:
         """The newest alerts, of one status when given."""

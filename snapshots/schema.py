@@ -67,6 +67,8 @@ trials = Table(
     Column("results_due", String),
     Column("results_submitted", String),
     Column("deadlines_raised", Text),  # "FIELD:DUE" of each deadline event raised, one a line
+    # alerts held back: NULL not muted, "" until unmuted, YYYY-MM-DD the day they resume
+    Column("muted_until", String),
 )
 
 versions = Table(

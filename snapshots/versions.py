@@ -46,6 +46,7 @@ class Trial(NamedTuple):
     results_due: str | None = None  # "" none; None not known yet
     results_submitted: str | None = None
     deadlines_raised: str | None = None
+    muted_until: str | None = None  # None not muted, "" until unmuted, else the day it ends
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,23 @@ class VersionLog:
                     for i in ids if i not in known]
             if rows:
                 conn.execute(insert(trials), rows)
+
+    def mute(self, ids: list[str], until: str) -> None:
+        """Hold back the trials' alerts until the day given ("" until unmuted)."""
+        self.ensure_trials(ids)
+        with self.db.transaction() as conn:
+            conn.execute(update(trials).where(trials.c.nct_id.in_(ids))
+                         .values(muted_until=until))
+
+    def unmute(self, ids: list[str], conn: Connection | None = None) -> None:
+        with self.db.joined(conn) as c:
+            c.execute(update(trials).where(trials.c.nct_id.in_(ids)).values(muted_until=None))
+
+    def muted(self) -> dict[str, str]:
+        """Every muted trial with the day its mute ends ("" none)."""
+        with self.db.transaction() as conn:
+            return dict(conn.execute(select(trials.c.nct_id, trials.c.muted_until)
+                                     .where(trials.c.muted_until.is_not(None))).all())
 
     def trials(self, ids: Iterable[str] | None = None) -> list[Trial]:
         """The trials named (all when ids is None). A long list is not sent as an IN (...):
