@@ -3,11 +3,13 @@
 from notifiers.base import ChannelSettings, Environment, Notifier
 from notifiers.console import ConsoleNotifier
 from notifiers.email import EmailNotifier
+from notifiers.services import AppriseNotifier
 from notifiers.slack import SlackNotifier
 from notifiers.webhook import WebhookNotifier
 
 NOTIFIERS: dict[str, type[Notifier]] = {
-    c.kind: c for c in (ConsoleNotifier, EmailNotifier, SlackNotifier, WebhookNotifier)
+    c.kind: c for c in (ConsoleNotifier, EmailNotifier, SlackNotifier, WebhookNotifier,
+                        AppriseNotifier)
 }
 
 

@@ -51,6 +51,14 @@ class HttpSink(LocalServer):
         return self.script.pop(0) if self.script else Answer()
 
 
+def _json(body: bytes) -> Any:
+    """A JSON body, None for any other (a form, XML)."""
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return None
+
+
 class _Handler(QuietHandler):
     sink: HttpSink
 
@@ -60,8 +68,7 @@ class _Handler(QuietHandler):
         if len(body) < length:  # the sender went away mid-body (killed): nothing was sent
             self.close_connection = True
             return
-        received = Received(self.path, dict(self.headers), json.loads(body or b"null"),
-                            raw=body)
+        received = Received(self.path, dict(self.headers), _json(body), raw=body)
         self.sink.received.append(received)
         if self.sink.on_post:
             self.sink.on_post(received)
