@@ -210,6 +210,9 @@ def test_init_writes_a_config_that_loads_and_explains_every_section(
     # Every commented key is a real one: the file loads with them all switched on.
     for name in ("SMTP_PASSWORD", "SLACK_WEBHOOK_URL", "WEBHOOK_URL", "CTMONITOR_WEB_TOKEN"):
         monkeypatch.setenv(name, "https://example.org/x")
+    monkeypatch.setenv("WEBHOOK_SECRET", "whsec_" + "MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1u")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw")
+    monkeypatch.setenv("TELEGRAM_CHAT_ID", "-1001234567890")
     text = path.read_text()
     assert "password = \"${SMTP_PASSWORD}\"" in text and "s3cret" not in text
     switched = "\n".join(re.sub(r"^# (?=\[|[\"a-z_.]+ = )", "", line)
@@ -217,7 +220,8 @@ def test_init_writes_a_config_that_loads_and_explains_every_section(
     on = tmp_path / "all.toml"
     on.write_text(switched.replace('path = "data/snapshots.db"', "# path"))
     everything = config.load(on)
-    assert {c.type for c in everything.channels} == {"console", "email", "slack", "webhook"}
+    assert {c.type for c in everything.channels} == {"console", "email", "slack", "webhook",
+                                                      "apprise"}
     assert everything.watches and everything.web.token
     assert main(["--config", str(path), "init"]) == 2  # never over a file
     assert "already exists" in capsys.readouterr().err
