@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from monitor.config import Settings, WebSettings, parse_nct
 from monitor.connections import ACCEPT_BURST, KEEP_ALIVE_SECONDS, bounded_h11, loop_errors
 from monitor.results_due import deadline_text, today_of
 from notifiers.render import history_url, trial_url
+from snapshots.database import parse_utc
 from snapshots.diff import diff_stored
 from snapshots.errors import ConfigError, MonitorError
 from snapshots.events import (
@@ -42,6 +44,7 @@ from snapshots.events import (
     SEVERITIES,
     SEVERITY_RANK,
     ChangeEvent,
+    folded,
     from_dict,
     is_whole,
 )
@@ -49,7 +52,7 @@ from snapshots.outcome_history import Track, primary_history
 from snapshots.results import reading
 from snapshots.store import Store
 from snapshots.versions import LastChange, Trial, Version
-from snapshots.wording import enum_text, show, word_edits
+from snapshots.wording import enum_text, plural, show, word_edits
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -75,8 +78,34 @@ def templates() -> Environment:
                       autoescape=select_autoescape(["html", "j2", "xml"]),
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters.update(status=lambda v: enum_text(v) if v else "-", show=show, results=reading,
-                       deadline=deadline_text)
+                       deadline=deadline_text, ago=lambda v: ago(v, datetime.now(UTC)),
+                       since=since_text)
     return env
+
+
+AGO_UNITS = ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"),
+             (86400, "day"), (3600, "hour"), (60, "minute"))
+
+
+def ago(stamp: Any, now: datetime) -> str:
+    """"3 hours ago" for a stored UTC time stamp (as it is, when it is not one)."""
+    try:
+        then = parse_utc(str(stamp))
+    except ValueError:
+        return str(stamp)
+    seconds = (now - then).total_seconds()
+    if seconds < 0:
+        return "in the future"
+    for size, unit in AGO_UNITS:
+        if seconds >= size:
+            return f"{plural(int(seconds // size), unit)} ago"
+    return "just now"
+
+
+def since_text(counts: dict[str, int]) -> str:
+    """"since then: 1 notable, 3 minor" (most severe first)."""
+    return "since then: " + ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES)
+                                      if counts.get(s))
 
 
 @dataclass(frozen=True)
@@ -237,7 +266,7 @@ def changes_page(request: Request) -> Response:
     history: History = request.app.state.history
     query = request.query_params
     category = choice(query, "category", CATEGORIES, "")
-    severity = choice(query, "severity", SEVERITIES, "")
+    severity = choice(query, "severity", SEVERITIES, "notable")  # not a screen of sites
     nct_id = nct_param(query["nct"]) if query.get("nct") else ""
     page = integer(query, "page", 1, 1, 10**6)
     entries = change_entries(history, category, severity, nct_id, CHANGES_PER_PAGE,
@@ -249,17 +278,18 @@ def changes_page(request: Request) -> Response:
 
 
 def change_entries(history: History, category: str, severity: str, nct_id: str, limit: int,
-                   offset: int) -> list[tuple[Version, list[ChangeEvent]]]:
+                   offset: int) -> list[tuple[Version, Shown]]:
     """Versions with the wanted events, newest first, each with those events."""
-    containing = tuple(f'"{key}": "{value}"' for key, value in
-                       (("category", category), ("severity", severity)) if value)
+    containing = tuple(f'"{key}": "{value}"' for key, value in  # "at least": only the top
+                       (("category", category), ("severity", severity == "critical" and severity))
+                       if value)
     floor = SEVERITY_RANK[severity] if severity else 0
     found = []
     for version in history.store.changes.recent(limit, offset, nct_id or None, containing):
         events = [e for e in map(from_dict, version.events)
                   if (not category or e.category == category) and e.rank >= floor]
         if events:
-            found.append((version, events))
+            found.append((version, folded(events)))
     return found
 
 
@@ -321,12 +351,16 @@ def paging(query: Any, count: int, size: int) -> tuple[int, int]:
 
 
 # -- shaping events for the templates ---------------------------------------------------------
-def grouped(events: list[ChangeEvent]) -> list[tuple[str, list[ChangeEvent]]]:
-    """Events by category (in the order events come), most severe first in each."""
-    groups: dict[str, list[ChangeEvent]] = {}
-    for event in events:
-        groups.setdefault(event.category, []).append(event)
-    return [(c, sorted(es, key=lambda e: -e.rank)) for c, es in groups.items()]
+Shown = list[tuple[ChangeEvent, list[ChangeEvent]]]  # an event, and those it stands for
+
+
+def grouped(events: list[ChangeEvent]) -> list[tuple[str, Shown]]:
+    """Events by category (in the order events come), most severe first in each, a
+    version's site status changes as one line that opens to show them (folded)."""
+    groups: dict[str, Shown] = {}
+    for event, parts in folded(events):
+        groups.setdefault(event.category, []).append((event, parts))
+    return [(c, sorted(es, key=lambda e: -e[0].rank)) for c, es in groups.items()]
 
 
 def field_row(event: ChangeEvent) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from snapshots.events import SEVERITY_RANK
+from snapshots.events import FOLD_SITES, SEVERITY_RANK, SITE_STATUS, folded, from_dict
 from snapshots.results import reading
 from snapshots.wording import enum_text, plural
 
@@ -33,7 +33,11 @@ def page_url(base_url: str, nct_id: str) -> str:
 
 
 def ordered(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Most severe first; the order within a severity is kept."""
+    """Most severe first, the order within a severity kept; a version's site status changes
+    as one line (snapshots.events.folded)."""
+    sites = sum(1 for c in changes if (c.get("category"), c.get("field")) == SITE_STATUS)
+    if sites >= FOLD_SITES:
+        changes = [event.to_dict() for event, _parts in folded(list(map(from_dict, changes)))]
     return sorted(changes, key=lambda c: -SEVERITY_RANK[c["severity"]])
 
 

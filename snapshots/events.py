@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from snapshots.wording import clip
+from snapshots.wording import clip, enum_text
 
 CATEGORIES = (
     "status", "dates", "results", "enrollment", "design", "eligibility", "outcomes", "arms",
@@ -110,6 +110,50 @@ def wanted(events: list[ChangeEvent], categories: tuple[str, ...] | None,
     return [e for e in events
             if (categories is None or e.category in categories)
             and e.rank >= floor.rank(e.category)]
+
+
+SITE_STATUS = ("locations", "status")  # category and field of a site's recruitment status
+FOLD_SITES = 2  # site status changes of one version shown as one line from this many
+
+
+def folded(events: list[ChangeEvent]) -> list[tuple[ChangeEvent, list[ChangeEvent]]]:
+    """Events to show, each with the events it stands for: a version's site status changes,
+    when there are FOLD_SITES or more, become one line ("32 sites changed status: 28 not
+    yet recruiting → recruiting, 2 recruiting → withdrawn"), in the place of the first."""
+    sites = [e for e in events if (e.category, e.field) == SITE_STATUS]
+    if len(sites) < FOLD_SITES:
+        return [(e, []) for e in events]
+    moves: dict[str, int] = {}
+    for event in sites:
+        move = f"{_status(event.old)} → {_status(event.new)}"
+        moves[move] = moves.get(move, 0) + 1
+    summary = f"{len(sites)} sites changed status: " + ", ".join(
+        f"{n} {move}" for move, n in sorted(moves.items(), key=lambda m: -m[1]))
+    worst = max(sites, key=lambda e: e.rank)
+    line = ChangeEvent(worst.nct_id, "locations", "status",
+                       "protocolSection.contactsLocationsModule.locations", None, None,
+                       worst.severity, summary)
+    shown: list[tuple[ChangeEvent, list[ChangeEvent]]] = []
+    for event in events:
+        if event is sites[0]:
+            shown.append((line, sites))
+        elif (event.category, event.field) != SITE_STATUS:
+            shown.append((event, []))
+    return shown
+
+
+def _status(value: Any) -> str:
+    return enum_text(value).lower() if isinstance(value, str) else "none"
+
+
+MATERIAL_CATEGORIES = frozenset({"status", "dates", "results", "enrollment"})
+
+
+def is_material(event: ChangeEvent) -> bool:
+    """What a clinician follows a trial for: its status, key dates, results, enrollment,
+    and a primary outcome added, dropped or moved (a critical outcome change)."""
+    return event.category in MATERIAL_CATEGORIES or (
+        event.category == "outcomes" and event.severity == "critical")
 
 
 def one_line(events: list[ChangeEvent]) -> str:

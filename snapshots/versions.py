@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import orjson
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from snapshots.database import MAX_IN, Database, chunks, utcnow
 from snapshots.deadlines import deadline
 from snapshots.diff import diff_stored
-from snapshots.events import ChangeEvent, one_line
+from snapshots.events import ChangeEvent, folded, from_dict, is_material, one_line
 from snapshots.normalise import Snapshot, status_module
 from snapshots.schema import checks, outbox, trials, versions
 
@@ -74,13 +74,15 @@ class Version:
 
 @dataclass(frozen=True)
 class LastChange:
-    """A trial's newest version with change events, as an overview lists it."""
+    """A trial's newest version with a material change (snapshots.events.is_material), as
+    the overview lists it: what changed then, and what came after it by severity."""
 
     nct_id: str
     number: int
     fetched_at: str
     last_update: str | None
     summary: str
+    since: dict[str, int] = field(default_factory=dict)  # severity -> events after it
 
 
 READ_BATCH = 16  # versions read at a time by snapshots()
@@ -325,15 +327,29 @@ class ChangeLog:
         self.db = db
 
     def last_changes(self) -> dict[str, LastChange]:
-        """Each trial's newest version with change events (none for a trial without one)."""
-        newest = (select(versions.c.nct_id, func.max(versions.c.number).label("number"))
-                  .where(versions.c.events != "[]").group_by(versions.c.nct_id).subquery())
-        query = select(versions.c.nct_id, versions.c.number, versions.c.fetched_at,
-                       versions.c.last_update, versions.c.summary).join(
-            newest, (versions.c.nct_id == newest.c.nct_id)
-            & (versions.c.number == newest.c.number))
+        """Each trial's newest version with a material change (none for a trial without
+        one), with the events of the versions after it counted by severity. A trial's
+        versions are read newest first, and only until its material one."""
+        query = (select(versions.c.nct_id, versions.c.number, versions.c.fetched_at,
+                        versions.c.last_update, versions.c.events)
+                 .where(versions.c.events != "[]")
+                 .order_by(versions.c.nct_id, versions.c.number.desc()))
+        found: dict[str, LastChange] = {}
+        after: dict[str, dict[str, int]] = {}
         with self.db.transaction() as conn:
-            return {r.nct_id: LastChange(*r) for r in conn.execute(query)}
+            for row in conn.execute(query):
+                if row.nct_id in found:
+                    continue
+                events = [from_dict(e) for e in json.loads(row.events)]
+                material = [e for e in events if is_material(e)]
+                counts = after.setdefault(row.nct_id, {})
+                if not material:
+                    for event, _parts in folded(events):  # as the pages show them
+                        counts[event.severity] = counts.get(event.severity, 0) + 1
+                    continue
+                found[row.nct_id] = LastChange(row.nct_id, row.number, row.fetched_at,
+                                               row.last_update, one_line(material), counts)
+        return found
 
     def recent(self, limit: int, offset: int = 0, nct_id: str | None = None,
                containing: tuple[str, ...] = ()) -> list[Version]:

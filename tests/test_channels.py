@@ -168,11 +168,33 @@ def test_slack_escapes_record_text() -> None:
 
 def many_changes(n: int, nct_id: str) -> list[ChangeEvent]:
     severities = ["minor", "notable", "critical"]
+    return [ChangeEvent(nct_id, "contacts", "phone",
+                        f"protocolSection.contactsLocationsModule.locations[Site {i}].contacts"
+                        "[A|CONTACT].phone", "555-0100", "555-0199", severities[i % 3],
+                        f"Site contact (Site number {i} of a long list, Some City, Country): "
+                        f"555-0100 -> 555-0199 " + "x" * 40) for i in range(n)]
+
+
+def site_moves(nct_id: str) -> list[ChangeEvent]:
+    """32 sites of one version changing status, as NCT06989112's did on one day."""
+    moves = ([("NOT_YET_RECRUITING", "RECRUITING")] * 28 + [("RECRUITING", "WITHDRAWN")] * 2
+             + [("RECRUITING", "SUSPENDED")] + [("RECRUITING", "COMPLETED")])
     return [ChangeEvent(nct_id, "locations", "status",
                         f"protocolSection.contactsLocationsModule.locations[Site {i}].status",
-                        "RECRUITING", "COMPLETED", severities[i % 3],
-                        f"Site status (Site number {i} of a long list, Some City, Country): "
-                        f"Recruiting -> Completed " + "x" * 40) for i in range(n)]
+                        old, new, "minor", f"Site status (Site {i}): {old} -> {new}")
+            for i, (old, new) in enumerate(moves)]
+
+
+def test_a_versions_site_status_changes_are_one_line_in_every_channel() -> None:
+    line = ("32 sites changed status: 28 not yet recruiting → recruiting, 2 recruiting → "
+            "withdrawn, 1 recruiting → suspended, 1 recruiting → completed")
+    payload = trial_payload("NCT06989112", "Many sites", 5, 4, site_moves("NCT06989112"))
+    assert len(payload["changes"]) == 32  # the payload keeps every event for scripts
+    slack = "\n".join(b["text"]["text"] for b in slack_message([payload])["blocks"][1:])
+    assert slack.count("sites changed status") == 1 and line in slack
+    assert "Site status (Site" not in slack
+    text = text_body([payload])
+    assert f"[minor] {line}" in text and "Site status (Site" not in text
 
 
 def test_a_digest_of_200_changes_fits_slacks_limits() -> None:
@@ -191,7 +213,7 @@ def test_one_alert_too_big_keeps_the_most_severe_and_counts_the_rest() -> None:
     assert len(body["blocks"]) <= SLACK_BLOCK_LIMIT
     assert all(len(b["text"]["text"]) <= SLACK_TEXT_LIMIT for b in body["blocks"])
     texts = "\n".join(b["text"]["text"] for b in body["blocks"])
-    kept = texts.count("Site status")
+    kept = texts.count("Site contact")
     assert f"+{2000 - kept} more changes — <https://clinicaltrials.gov/study/NCT09000001|" in texts
     criticals = sum(1 for i in range(2000) if i % 3 == 2)
     assert texts.count(":red_circle:") == criticals  # every critical change kept

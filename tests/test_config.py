@@ -40,8 +40,12 @@ def test_readme_config_examples_load_through_the_real_loader(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     examples = readme_config_examples()
     assert examples, "README.md shows no ```toml example"
+    shaped = {"TELEGRAM_BOT_TOKEN": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+              "TELEGRAM_CHAT_ID": "-1001234567890",
+              "WEBHOOK_SECRET": "whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1u"}
     for name in set(re.findall(r"\$\{(\w+)\}", "".join(examples))):
-        monkeypatch.setenv(name, "https://hooks.example.invalid/x" if "URL" in name else "secret")
+        monkeypatch.setenv(name, "https://hooks.example.invalid/x" if "URL" in name
+                           else shaped.get(name, "secret"))
     for example in examples:
         settings = config.load(write(tmp_path, example))
         assert settings.trial_ids or "[trials]" not in example
