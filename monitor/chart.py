@@ -1,8 +1,12 @@
-"""The key dates of a trial across its versions, laid out for an inline SVG chart.
+"""The key dates of a trial across its versions, as a milestone trend chart, for an
+inline SVG (drawn on the server, no script).
 
-Drawn on the server (no script): one line per date (start, primary completion,
-completion) over the versions, so that a slipping date reads as a line that climbs.
-A filled marker is an actual date, a hollow one an estimate.
+x is when the registry published each version, y the date that version forecast for the
+start, the primary completion and the completion; the diagonal is where a forecast meets
+the day it was made (a date on it is due now; a line that climbs is a date slipping).
+Versions sit at their calendar dates, so a year between two versions looks like a year.
+The axes' ticks bracket every point. A filled marker is an actual date, a hollow one an
+estimate.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ from typing import Any
 from snapshots.versions import Version
 from snapshots.wording import parse_date
 
-WIDTH, HEIGHT = 720, 320
-LEFT, RIGHT, TOP, BOTTOM = 92, 24, 40, 44
+WIDTH, HEIGHT = 720, 360
+LEFT, RIGHT, TOP, BOTTOM = 92, 44, 40, 44  # chart.svg.j2 draws with the same
 SERIES = (("start", "Start", "#1f5fa8", "circle"),
           ("primaryCompletion", "Primary completion", "#b34700", "square"),
           ("completion", "Completion", "#2d7a3a", "diamond"))
-PAD_DAYS = 30
+PAD_DAYS = 15  # around a single day, so that an axis has a length
 MARKER = 5
+CROWDED = 60  # versions from which the markers are drawn smaller
+MOST_TICKS = 8
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,8 @@ class Chart:
     x_ticks: list[Tick]
     y_ticks: list[Tick]
     rows: list[dict[str, Any]]  # the same dates as a table, for readers without the picture
+    diagonal: tuple[float, float, float, float] | None = None  # x1, y1, x2, y2
+    small: bool = False  # many versions: smaller markers
 
     @property
     def empty(self) -> bool:
@@ -71,30 +79,37 @@ def key_dates(status: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
 
 
 def chart(modules: list[tuple[Version, dict[str, Any]]]) -> Chart:
-    """The chart of the versions' key dates (each version with its statusModule), oldest
-    version on the left."""
+    """The milestone trend chart of the versions' key dates (each version with its
+    statusModule), oldest version on the left."""
     versions = [v for v, _ in modules]
     dates = [key_dates(status) for _, status in modules]
-    parsed = [parse_date(d[0]) for ds in dates for d in ds.values()]
-    known = [d for d in parsed if d is not None]
-    low = min(known, default=date.today()) - timedelta(days=PAD_DAYS)
-    high = max(known, default=date.today()) + timedelta(days=PAD_DAYS)
-    span = max((high - low).days, 1)
+    made = [parse_date(version_date(v)) for v in versions]
+    forecast = [d for d in (parse_date(d[0]) for ds in dates for d in ds.values()) if d]
+    known_made = [d for d in made if d is not None]
+    if not forecast or not known_made:
+        return Chart(WIDTH, HEIGHT, [], [], [], [])
+    x_ticks, x_low, x_high = _ticks(min(known_made), max(known_made))
+    y_ticks, y_low, y_high = _ticks(min(forecast), max(forecast))
+    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
-    def x(i: int) -> float:
-        inner = WIDTH - LEFT - RIGHT
-        return LEFT + (inner / 2 if len(versions) == 1 else inner * i / (len(versions) - 1))
+    def x(day: date) -> float:
+        return LEFT + inner_w * (day - x_low).days / max((x_high - x_low).days, 1)
 
     def y(day: date) -> float:
-        return TOP + (HEIGHT - TOP - BOTTOM) * (1 - (day - low).days / span)
+        return TOP + inner_h * (1 - (day - y_low).days / max((y_high - y_low).days, 1))
 
-    series = [_series(key, label, colour, shape, versions, dates, x, y)
+    series = [_series(key, label, colour, shape, versions, made, dates, x, y)
               for key, label, colour, shape in SERIES]
-    x_ticks = [Tick(x(i), f"v{v.number}") for i, v in enumerate(versions)]
     rows = [{"number": v.number, "when": version_date(v),
              **{key: ds.get(key) for key, *_ in SERIES}} for v, ds in zip(versions, dates,
                                                                            strict=True)]
-    return Chart(WIDTH, HEIGHT, series, _thin(x_ticks), _year_ticks(low, high, y), rows)
+    first, last = max(x_low, y_low), min(x_high, y_high)
+    diagonal = ((round(x(first), 1), round(y(first), 1), round(x(last), 1), round(y(last), 1))
+                if first < last else None)
+    return Chart(WIDTH, HEIGHT, series,
+                 [Tick(round(x(d), 1), label) for d, label in x_ticks],
+                 [Tick(round(y(d), 1), label) for d, label in y_ticks], rows, diagonal,
+                 len(versions) >= CROWDED)
 
 
 def version_date(version: Any) -> str:
@@ -105,21 +120,22 @@ def version_date(version: Any) -> str:
 
 
 def _series(key: str, label: str, colour: str, shape: str, versions: list[Version],
-            dates: list[dict[str, tuple[str, str | None]]], x: Any, y: Any) -> Series:
+            made: list[date | None], dates: list[dict[str, tuple[str, str | None]]],
+            x: Any, y: Any) -> Series:
     points: list[Point] = []
     segments: list[str] = []
     run: list[str] = []
-    for i, (version, found) in enumerate(zip(versions, dates, strict=True)):
+    for version, when, found in zip(versions, made, dates, strict=True):
         value = found.get(key)
         day = parse_date(value[0]) if value else None
-        if value is None or day is None:
+        if value is None or day is None or when is None:
             if run:
                 segments.append(" ".join(run))
             run = []
             continue
         kind = (value[1] or "").lower()
-        point = Point(round(x(i), 1), round(y(day), 1), kind == "actual",
-                      f"{label}, version {version.number}: {value[0]}"
+        point = Point(round(x(when), 1), round(y(day), 1), kind == "actual",
+                      f"{label}, version {version.number} of {when.isoformat()}: {value[0]}"
                       + (f" ({kind})" if kind else ""))
         points.append(point)
         run.append(f"{point.x},{point.y}")
@@ -128,22 +144,42 @@ def _series(key: str, label: str, colour: str, shape: str, versions: list[Versio
     return Series(label, colour, shape, points, segments)
 
 
-def _year_ticks(low: date, high: date, y: Any) -> list[Tick]:
-    """A tick each 1 January in range, or each quarter when the range is short."""
-    if high.year - low.year >= 2:
-        days = [date(year, 1, 1) for year in range(low.year + 1, high.year + 1)
-                if date(year, 1, 1) < high]
-        step = max(1, len(days) // 8)
-        return [Tick(round(y(d), 1), str(d.year)) for d in days[::step]]
-    days = [date(year, month, 1) for year in range(low.year, high.year + 1)
-            for month in (1, 4, 7, 10) if low < date(year, month, 1) < high]
-    return [Tick(round(y(d), 1), d.strftime("%Y-%m")) for d in days]
+DAY_STEPS = (1, 2, 7)  # days between ticks, for a span of days or weeks
+STEPS = ((1, "%Y-%m"), (3, "%Y-%m"), (6, "%Y-%m"), (12, "%Y"))  # months between ticks
 
 
-def _thin(ticks: list[Tick], most: int = 12) -> list[Tick]:
-    """At most `most` labels along the x axis, the last version always among them."""
-    if len(ticks) <= most:
-        return ticks
-    step = -(-len(ticks) // most)
-    kept = ticks[::step]
-    return kept if kept[-1] is ticks[-1] else [*kept[:-1], ticks[-1]]
+def _ticks(low: date, high: date) -> tuple[list[tuple[date, str]], date, date]:
+    """Ticks at months, quarters, half years or years (the finest that gives at most
+    MOST_TICKS steps), the first at or before low and the last at or after high: the axis
+    runs from one to the other, so they bracket every point."""
+    if low == high:
+        low, high = low - timedelta(days=PAD_DAYS), high + timedelta(days=PAD_DAYS)
+    for days in DAY_STEPS:  # a span of weeks: ticks at days
+        if (high - low).days <= days * MOST_TICKS:
+            ticks = [low + timedelta(days=days * n)
+                     for n in range(-(-(high - low).days // days) + 1)]
+            return [(d, d.isoformat()) for d in ticks], ticks[0], ticks[-1]
+    for months, form in STEPS:
+        ticks = _run(_month_floor(low, months), high, months)
+        if len(ticks) <= MOST_TICKS + 1:
+            return [(d, d.strftime(form)) for d in ticks], ticks[0], ticks[-1]
+    years = -(-(high.year - low.year + 1) // MOST_TICKS)
+    ticks = _run(date(low.year - low.year % years, 1, 1), high, 12 * years)
+    return [(d, str(d.year)) for d in ticks], ticks[0], ticks[-1]
+
+
+def _run(start: date, high: date, months: int) -> list[date]:
+    ticks = [start]
+    while ticks[-1] < high:
+        ticks.append(_add_months(ticks[-1], months))
+    return ticks
+
+
+def _month_floor(day: date, months: int) -> date:
+    index = (day.year * 12 + day.month - 1) // months * months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)

@@ -113,13 +113,20 @@ def test_the_chart_shows_each_slip_of_the_primary_completion(site: str, browser:
     chart = browser.find_element(By.CSS_SELECTOR, "svg.chart")
     titles = [t.get_attribute("textContent") for t in chart.find_elements(By.TAG_NAME, "title")]
     slips = [t for t in titles if t.startswith("Primary completion, version")]
-    assert slips == ["Primary completion, version 1: 2026-06-30 (estimated)",
-                     "Primary completion, version 2: 2026-12-31 (estimated)",
-                     "Primary completion, version 3: 2027-06-30 (estimated)",
-                     "Primary completion, version 4: 2027-09-30 (actual)"]
+    assert slips == ["Primary completion, version 1 of 2026-03-12: 2026-06-30 (estimated)",
+                     "Primary completion, version 2 of 2026-03-13: 2026-12-31 (estimated)",
+                     "Primary completion, version 3 of 2026-03-14: 2027-06-30 (estimated)",
+                     "Primary completion, version 4 of 2026-03-15: 2027-09-30 (actual)"]
     marks = chart.find_elements(By.CSS_SELECTOR, "g.series:nth-of-type(2) rect[width='9']")
     heights = [float(m.get_attribute("y")) for m in marks]
     assert heights == sorted(heights, reverse=True)  # later dates stand higher
+    across = [float(m.get_attribute("x")) for m in marks]
+    assert across == sorted(across) and len(set(across)) == 4  # published a day apart
+    grid = [float(g.get_attribute("y1")) for g in chart.find_elements(By.CSS_SELECTOR,
+                                                                       "line.grid")
+            if g.get_attribute("y1") == g.get_attribute("y2")]
+    assert min(grid) <= min(heights) and max(heights) + 9 <= max(grid)  # ticks bracket
+    assert chart.find_element(By.CSS_SELECTOR, "line.diagonal") is not None
     assert "Version 4" in text(browser) and "Completed" in text(browser)
     screenshot(browser, "trial.png")
     browser.find_element(By.PARTIAL_LINK_TEXT, "What changed from version 2").click()
@@ -147,7 +154,7 @@ def test_the_trial_page_follows_each_primary_outcome_through_the_versions(
                                            "3 years -> 4 years")
     assert steps[0] == ["Version 3 of 2026-03-14 added after the study started\n"
                         'New primary outcome: "Objective response rate (RECIST 1.1)"']
-    gone = tracks[1].find_element(By.TAG_NAME, "h3")
+    gone = tracks[1].find_element(By.CSS_SELECTOR, "h3 .name")
     assert "line-through" in gone.value_of_css_property("text-decoration")
 
 
