@@ -1,9 +1,12 @@
 """Outcome lists compared as a careful reader compares them (outcome switching).
 
-Old and new outcomes are matched by meaning across the primary, secondary and other lists:
-exact normalised measures first, then the most similar pairs (rapidfuzz over the measure
-and over the whole text: measure, time frame and description). What a matched pair changed
-is judged apart for each thing a rater looks at:
+Old and new outcomes are matched by meaning across the primary, secondary and other lists
+(match): unchanged outcomes first; then, within a list, the most alike pairs by the words
+each measure shares with the other outcome's whole text (or, nearly the same strings, by
+rapidfuzz); then across the lists (a move); then, within a list, pairs sharing most of the
+specific words of their measures. What is left is added or dropped, or split out of or
+merged into a matched outcome. What a matched pair changed is judged apart for each thing
+a rater looks at:
 
 - timing: the time points named anywhere in the texts ("12 months", "week 48", "days 1, 8
   and 15"), so a time frame moved from the measure into its own field is no change;
