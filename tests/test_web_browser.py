@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,25 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                               service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="module")
+def axe(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """axe-core's script, from npm (`npm pack`), loaded into the page by the test only:
+    the monitor never serves it."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: axe-core comes from the npm registry")
+    folder = tmp_path_factory.mktemp("axe")
+    packed = subprocess.run([npm, "pack", "axe-core@4", "--silent"], cwd=folder,
+                            capture_output=True, text=True, timeout=120, check=False)
+    tarballs = list(folder.glob("axe-core-*.tgz"))
+    if packed.returncode != 0 or not tarballs:
+        pytest.skip(f"npm could not fetch axe-core: {packed.stderr.strip()[-200:]}")
+    with tarfile.open(tarballs[0]) as tar:
+        member = tar.extractfile("package/axe.min.js")
+        assert member is not None
+        return member.read().decode()
 
 
 def screenshot(driver: Any, name: str) -> None:
@@ -183,10 +203,30 @@ def test_hostile_record_text_is_shown_and_never_runs(site: str, browser: Any) ->
     assert '<script>document.title="pwned"</script>' in text(browser)
 
 
+PAGES = ("/", "/changes", "/changes?severity=minor", f"/trials/{SLIPPING}",
+         f"/trials/{SLIPPING}/diff?from=2&to=3", f"/trials/{HOSTILE}")
+
+
+def test_axe_finds_no_serious_or_critical_violation_on_any_page(site: str, browser: Any,
+                                                                 axe: str) -> None:
+    found = {}
+    for path in PAGES:
+        browser.get(site + path)
+        browser.execute_script(axe)  # through the driver: the page itself runs no script
+        violations = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']})"
+            ".then(r => done(r.violations.map(v => [v.id, v.impact, v.nodes.length])));")
+        bad = [v for v in violations if v[1] in ("serious", "critical")]
+        if bad:
+            found[path] = bad
+    assert found == {}
+
+
 def test_usable_on_a_phone_and_by_keyboard(site: str, browser: Any) -> None:
-    browser.set_window_size(390, 844)
+    browser.set_window_size(320, 700)
     try:
-        for path in ("/", f"/trials/{SLIPPING}", f"/trials/{SLIPPING}/diff?from=2&to=3"):
+        for path in PAGES:
             browser.get(site + path)
             overflow = browser.execute_script(
                 "return document.documentElement.scrollWidth - window.innerWidth")
