@@ -81,16 +81,24 @@ def record_id(record: Any) -> str:
 
 
 def status_module(canonical: bytes) -> dict[str, Any]:
-    """protocolSection.statusModule of a snapshot's canonical JSON, parsing only that object.
+    """protocolSection.statusModule of a snapshot's canonical JSON, parsing only that object."""
+    return protocol_module(canonical, "statusModule")
+
+
+def protocol_module(canonical: bytes, name: str) -> dict[str, Any]:
+    """A protocolSection module (statusModule, outcomesModule) of a snapshot's canonical
+    JSON, parsing only that object.
 
     In canonical JSON a key stands as "statusModule": only where it is a key (inside a string
-    its quotes would be escaped), and only the protocol section has such a module, so the
-    first occurrence is it; a whole record can be a hundred times larger than the module.
+    its quotes would be escaped), and only the protocol section has modules of these names,
+    so the first occurrence is it; a whole record can be a hundred times larger than the
+    module.
     """
-    at = canonical.find(b'"statusModule":')
+    key = f'"{name}":'.encode()
+    at = canonical.find(key)
     if at < 0:
         return {}
-    text = canonical[at + len(b'"statusModule":'):].decode("utf-8")
+    text = canonical[at + len(key):].decode("utf-8")
     found, _ = _DECODER.raw_decode(text)
     return found if isinstance(found, dict) else {}
 

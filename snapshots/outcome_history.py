@@ -56,15 +56,22 @@ def primary_history(versions: Iterable[tuple[int, str, dict[str, Any]]]) -> list
         if not first and module == previous:
             continue
         when = _moments(protocol, number, date)
-        for change in outcomes.compare(previous, module):
-            if change.kind == "primary":
-                _follow(change, tracks, done, when, first)
+        if first:  # every primary outcome appears: nothing to compare (nor time to spend)
+            primary = module.get("primaryOutcomes") if isinstance(module, dict) else None
+            for outcome in outcomes.outcomes_of({"primaryOutcomes": primary}):
+                tracks[_key(outcome)] = Track(outcome.title, [Step(
+                    change="appeared", summary=f'Registered: "{outcome.title}"',
+                    severity="minor", **when)])
+        else:
+            for change in outcomes.compare(previous, module):
+                if change.kind == "primary":
+                    _follow(change, tracks, done, when)
         previous, first = module, False
     return sorted(tracks.values(), key=lambda t: t.steps[0].version) + done
 
 
 def _follow(change: outcomes.OutcomeChange, tracks: dict[str, Track], done: list[Track],
-            when: dict[str, Any], first: bool) -> None:
+            when: dict[str, Any]) -> None:
     step = Step(change=change.change, summary=change.summary, severity=change.severity, **when)
     old = change.old if change.old and change.old.kind == "primary" else None
     new = change.new if change.new and change.new.kind == "primary" else None
@@ -74,9 +81,6 @@ def _follow(change: outcomes.OutcomeChange, tracks: dict[str, Track], done: list
         if change.change == "added" and old is not None and _key(old) in tracks:
             _leave(tracks.pop(_key(old)), done, step)  # the outcome it replaces
         if new is not None:
-            if first:
-                step = Step(change="appeared", summary=f'Registered: "{new.title}"',
-                            severity="minor", **when)
             tracks[_key(new)] = Track(new.title, [step])
         return
     if old is None:

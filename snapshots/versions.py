@@ -16,7 +16,7 @@ from snapshots.database import MAX_IN, Database, chunks, utcnow
 from snapshots.deadlines import deadline
 from snapshots.diff import diff_stored
 from snapshots.events import ChangeEvent, folded, from_dict, is_material, one_line
-from snapshots.normalise import Snapshot, status_module
+from snapshots.normalise import Snapshot, protocol_module
 from snapshots.schema import checks, outbox, trials, versions
 
 SNAPSHOT_COMPRESSION = 6  # zlib level: snapshots are written once, read rarely
@@ -287,14 +287,19 @@ class VersionLog:
             conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
                 backfill_tried_at=when, backfill_error=error, **done))
 
-    def status_modules(self, nct_id: str) -> list[tuple[Version, dict[str, Any]]]:
-        """Every version of a trial, oldest first, with its statusModule (status and key
-        dates) read without parsing the rest of its snapshot."""
+    def modules(self, nct_id: str, names: tuple[str, ...] = ("statusModule",)
+                ) -> list[tuple[Version, dict[str, dict[str, Any]]]]:
+        """Every version of a trial, oldest first, with these protocol modules (status and
+        key dates, outcomes) read without parsing the rest of its snapshot."""
         with self.db.transaction() as conn:
             rows = conn.execute(select(versions).where(versions.c.nct_id == nct_id)
                                 .order_by(versions.c.number))
-            return [(_version(r._mapping), status_module(zlib.decompress(r.snapshot)))
-                    for r in rows]
+            found = []
+            for row in rows:
+                canonical = zlib.decompress(row.snapshot)
+                found.append((_version(row._mapping),
+                              {n: protocol_module(canonical, n) for n in names}))
+            return found
 
     def snapshots(self, nct_id: str) -> Iterator[Version]:
         """Every version of a trial with its snapshot, oldest first, a few read at a time
