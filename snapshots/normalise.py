@@ -80,11 +80,6 @@ def record_id(record: Any) -> str:
     return nct_id
 
 
-def status_module(canonical: bytes) -> dict[str, Any]:
-    """protocolSection.statusModule of a snapshot's canonical JSON, parsing only that object."""
-    return protocol_module(canonical, "statusModule")
-
-
 def protocol_module(canonical: bytes, name: str) -> dict[str, Any]:
     """A protocolSection module (statusModule, outcomesModule) of a snapshot's canonical
     JSON, parsing only that object.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from snapshots.errors import RecordError
-from snapshots.normalise import normalise, status_module
+from snapshots.normalise import normalise, protocol_module
 from tests.conftest import load, pair
 from tests.support.builder import study
 
@@ -56,5 +56,6 @@ def test_status_module_is_read_alone_from_canonical_json() -> None:
     record = study("NCT01000001", status="TERMINATED",
                    whyStopped='funding "statusModule": {"overallStatus": "RECRUITING"}')
     snapshot = normalise(record)
-    assert status_module(snapshot.canonical) == record["protocolSection"]["statusModule"]
-    assert status_module(b'{"protocolSection":{}}') == {}
+    assert protocol_module(snapshot.canonical, "statusModule") == record["protocolSection"][
+        "statusModule"]
+    assert protocol_module(b'{"protocolSection":{}}', "statusModule") == {}
