@@ -178,12 +178,11 @@ def read(item: dict[str, Any], kind: str) -> Outcome:
         measure = TIME_FRAME_IN_TEXT.sub(" ", measure)
     texts = [light(t) for t in (measure, time_frame, description)]
     times = frozenset(p for t in texts for p in time_points(t))
-    whole = normal(" ".join(texts))
-    untimed = [TIME_BEFORE.sub(" ", TIME_AFTER.sub(" ", t)) for t in texts]
-    return Outcome(kind, item, normal(texts[0]), whole, times,
-                   frozenset(content_words(normal(untimed[0]))),
-                   content_words(normal(f"{untimed[0]} {untimed[2]}")),
-                   frozenset(content_words(normal(" ".join(untimed)))))
+    untimed = [_plain(TIME_BEFORE.sub(" ", TIME_AFTER.sub(" ", t))) for t in texts]
+    measure_words, description_words = content_words(untimed[0]), content_words(untimed[2])
+    return Outcome(kind, item, _plain(texts[0]), _plain(" ".join(texts)), times,
+                   frozenset(measure_words), measure_words + description_words,
+                   frozenset(measure_words + description_words + content_words(untimed[1])))
 
 
 def _text(value: Any) -> str:
@@ -198,7 +197,12 @@ def light(text: str) -> str:
 
 def normal(text: str) -> str:
     """light(), without bullets or punctuation, spaces collapsed."""
-    return " ".join(NOT_WORD.sub(" ", light(text)).split())
+    return _plain(light(text))
+
+
+def _plain(lit: str) -> str:
+    """A light() text without bullets or punctuation, spaces collapsed."""
+    return " ".join(NOT_WORD.sub(" ", lit).split())
 
 
 def time_points(text: str) -> Iterator[str]:
