@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import replace
 
 from monitor.config import Settings
@@ -36,9 +37,10 @@ def disabled(store: Store, channels: tuple[ChannelSettings, ...]) -> dict[str, s
     return found
 
 
-def active(store: Store, settings: Settings) -> Settings:
-    """The settings without the channels disabled now: no alert is queued for them."""
-    off = disabled(store, settings.channels)
+def active(settings: Settings, off: Iterable[str]) -> Settings:
+    """The settings without the disabled channels (disabled() gives them): no alert is
+    queued for them."""
+    off = set(off)
     return replace(settings, channels=tuple(c for c in settings.channels if c.name not in off))
 
 

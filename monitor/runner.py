@@ -402,10 +402,10 @@ def run_check(settings: Settings, store: Store, client: RegistryClient, courier:
 
     A registry failure is recorded with the check and raised after the alerts that
     were already queued have been delivered. Backfill comes last, so that it never delays
-    an alert. Channels disabled by their receiver (410 Gone) get no alerts queued; a muted
-    trial's alerts are queued held back.
+    an alert. Channels disabled by their receiver (410 Gone; the courier read which) get
+    no alerts queued; a muted trial's alerts are queued held back.
     """
-    settings = mutes.for_check(store, gone.active(store, settings))
+    settings = mutes.for_check(store, gone.active(settings, courier.disabled))
     check = Check(settings, store, client, progress, should_stop)
     result = check.run()
     if not result.interrupted:
