@@ -288,9 +288,11 @@ def changes_page(request: Request) -> Response:
 def change_entries(history: History, category: str, severity: str, nct_id: str, limit: int,
                    offset: int) -> list[tuple[Version, Shown]]:
     """Versions with the wanted events, newest first, each with those events."""
-    containing = tuple(f'"{key}": "{value}"' for key, value in  # "at least": only the top
-                       (("category", category), ("severity", severity == "critical" and severity))
-                       if value)
+    # a cheap first cut by the stored events' text: a severity is "at least", so only the
+    # top one can be asked for as it is written
+    top = severity if severity == SEVERITIES[-1] else ""
+    containing = tuple(f'"{key}": "{value}"' for key, value in
+                       (("category", category), ("severity", top)) if value)
     floor = SEVERITY_RANK[severity] if severity else 0
     found = []
     for version in history.store.changes.recent(limit, offset, nct_id or None, containing):
