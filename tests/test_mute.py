@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from monitor import mutes
 from monitor.cli import main
 from monitor.config import load
-from monitor.web import create_app
 from snapshots.store import Store
 from tests.support.builder import changed, study
 from tests.support.http_sink import HttpSink
+from tests.support.pages import serving
 from tests.support.registry import FakeRegistry
 
 A, B = "NCT01000001", "NCT01000002"
@@ -117,15 +116,11 @@ def test_a_mute_ends_on_its_day_and_what_it_held_goes_out(
 def test_the_pages_say_a_trial_is_muted(two_trials: Path) -> None:
     assert run(two_trials, "mute", A, "--until", day(10)) == 0
     settings = load(two_trials)
-    store = Store.open_readonly(settings.store)
-    try:
-        with TestClient(create_app(settings, store)) as client:
-            assert f"muted until {day(10)}" in client.get("/").text
-            assert f"alerts muted until {day(10)}" in client.get(f"/trials/{A}").text
-            assert "muted" not in client.get(f"/trials/{B}").text.split("<main")[1].split(
-                "Key dates")[0]
-    finally:
-        store.close()
+    with serving(settings) as client:
+        assert f"muted until {day(10)}" in client.get("/").text
+        assert f"alerts muted until {day(10)}" in client.get(f"/trials/{A}").text
+        assert "muted" not in client.get(f"/trials/{B}").text.split("<main")[1].split(
+            "Key dates")[0]
 
 
 @pytest.mark.parametrize(("words", "says"), [

@@ -11,20 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from monitor.cli import main
 from monitor.config import load
-from monitor.web import create_app
 from notifiers.alerts import trial_payload
 from notifiers.email import render_html
 from snapshots.diff import diff
 from snapshots.normalise import normalise
 from snapshots.results import CATEGORIES_SHOWN, outcome_line, reading, summarise
-from snapshots.store import Store
 from tests.conftest import CTGOV, write_config
 from tests.support.builder import changed, study
 from tests.support.http_sink import HttpSink
+from tests.support.pages import serving
 from tests.support.registry import FakeRegistry
 
 
@@ -234,12 +232,8 @@ def test_every_channel_and_the_page_show_what_was_found(
         if e.field == "hasResults"])
     assert escape(line) in render_html([payload])  # the email
     settings = load(config)
-    store = Store.open_readonly(settings.store)
-    try:
-        with TestClient(create_app(settings, store)) as client:
-            assert escape(line) in client.get("/trials/NCT09000001").text
-    finally:
-        store.close()
+    with serving(settings) as client:
+        assert escape(line) in client.get("/trials/NCT09000001").text
 
 
 def unposted(*events: tuple[str, str]) -> dict[str, Any]:

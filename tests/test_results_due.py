@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from monitor.cli import main
 from monitor.config import load
-from monitor.web import create_app
 from snapshots.store import Store
 from tests.conftest import write_config
 from tests.support.builder import changed
 from tests.support.http_sink import HttpSink
+from tests.support.pages import serving
 from tests.support.registry import FakeRegistry
 from tests.test_deadlines import act
 
@@ -110,10 +109,6 @@ def test_the_pages_show_the_due_date_and_the_days_late(
         config: Path, registry: FakeRegistry) -> None:
     check_on(config, registry, "2027-03-01")
     settings = load(config)
-    store = Store.open_readonly(settings.store)
-    try:
-        with TestClient(create_app(settings, store)) as client:
-            for path in ("/", f"/trials/{NCT}"):
-                assert "Results overdue: due 2027-01-14, 46 days late" in client.get(path).text
-    finally:
-        store.close()
+    with serving(settings) as client:
+        for path in ("/", f"/trials/{NCT}"):
+            assert "Results overdue: due 2027-01-14, 46 days late" in client.get(path).text

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from monitor.cli import main
 from monitor.config import load
-from monitor.web import compared, create_app
+from monitor.web import compared
 from notifiers.alerts import alerts_for
 from notifiers.render import message_lines
 from notifiers.slack import slack_message
@@ -31,6 +31,7 @@ from snapshots.store import Store
 from tests.conftest import free_port, write_config
 from tests.support.builder import changed, study
 from tests.support.history import HOSTILE, SLIPPING, fill, slipping
+from tests.support.pages import serving
 from tests.support.registry import FakeRegistry
 from tests.support.stores import BACKEND
 
@@ -51,11 +52,8 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture
 def client(config: Path) -> Iterator[TestClient]:
-    settings = load(config)
-    store = Store.open_readonly(settings.store)
-    with TestClient(create_app(settings, store)) as test_client:
+    with serving(load(config)) as test_client:
         yield test_client
-    store.close()
 
 
 def store_rows(config: Path) -> list[TableCopy]:
@@ -167,38 +165,30 @@ def test_status_is_json(client: TestClient) -> None:
 def test_a_token_guards_every_request(config: Path) -> None:
     settings = load(config)
     settings = replace(settings, web=replace(settings.web, token="s3cret"))
-    store = Store.open_readonly(settings.store)
-    try:
-        with TestClient(create_app(settings, store)) as client:
-            assert client.get("/").status_code == 401
-            assert client.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
-            assert client.get("/", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-            first = client.get("/feed.atom?token=s3cret")
-            assert first.status_code == 200 and "HttpOnly" in first.headers["set-cookie"]
-            assert "Secure" not in first.headers["set-cookie"]  # the page is http here
-            assert client.get(f"/trials/{SLIPPING}").status_code == 200  # by the cookie
-    finally:
-        store.close()
+    with serving(settings) as client:
+        assert client.get("/").status_code == 401
+        assert client.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        first = client.get("/feed.atom?token=s3cret")
+        assert first.status_code == 200 and "HttpOnly" in first.headers["set-cookie"]
+        assert "Secure" not in first.headers["set-cookie"]  # the page is http here
+        assert client.get(f"/trials/{SLIPPING}").status_code == 200  # by the cookie
 
 
 def test_the_token_cookie_comes_only_from_a_token_that_matched(config: Path) -> None:
     settings = load(config)
     settings = replace(settings, web=replace(settings.web, token="s3cret",
                                              base_url="https://trials.example.org"))
-    store = Store.open_readonly(settings.store)
     bearer = {"Authorization": "Bearer s3cret"}
-    try:
-        with TestClient(create_app(settings, store)) as client:
-            for given in ("a;%20Domain=evil.example", "x%0d%0aSet-Cookie:%20y=1", "wrong",
-                          "%E2%82%AC"):
-                answer = client.get(f"/?token={given}", headers=bearer)
-                assert answer.status_code == 200, given  # the header's token lets it in
-                assert "set-cookie" not in answer.headers, given
-            answer = client.get("/?token=s3cret")
-            assert answer.headers["set-cookie"] == (
-                "ctmonitor_token=s3cret; Path=/; HttpOnly; SameSite=Strict; Secure")
-    finally:
-        store.close()
+    with serving(settings) as client:
+        for given in ("a;%20Domain=evil.example", "x%0d%0aSet-Cookie:%20y=1", "wrong",
+                      "%E2%82%AC"):
+            answer = client.get(f"/?token={given}", headers=bearer)
+            assert answer.status_code == 200, given  # the header's token lets it in
+            assert "set-cookie" not in answer.headers, given
+        answer = client.get("/?token=s3cret")
+        assert answer.headers["set-cookie"] == (
+            "ctmonitor_token=s3cret; Path=/; HttpOnly; SameSite=Strict; Secure")
 
 
 def test_listening_beyond_loopback_needs_a_token(config: Path, capsys: Any) -> None:

@@ -14,10 +14,10 @@ from starlette.testclient import TestClient
 
 from monitor.cli import main
 from monitor.config import load
-from monitor.web import ago, create_app
-from snapshots.store import Store
+from monitor.web import ago
 from tests.conftest import write_config
 from tests.support.builder import changed, study
+from tests.support.pages import serving
 from tests.support.registry import FakeRegistry
 
 A = "NCT09000001"
@@ -45,11 +45,8 @@ def client(tmp_path: Path, registry: FakeRegistry) -> Iterator[TestClient]:
         registry.put(day)
         registry.data_timestamp = f"2026-03-1{2 + n}T09:00:05"
         assert main(["--config", str(config), "check"]) == 0
-    settings = load(config)
-    store = Store.open_readonly(settings.store)
-    with TestClient(create_app(settings, store)) as test_client:
+    with serving(load(config)) as test_client:
         yield test_client
-    store.close()
 
 
 def cells(html: str) -> list[str]:
