@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from snapshots.events import FOLD_SITES, SEVERITY_RANK, SITE_STATUS, folded, from_dict
@@ -124,3 +126,42 @@ def text_body(messages: list[dict[str, Any]]) -> str:
     """One or more alerts as plain text: the title, then each alert's lines."""
     blocks = [[title(messages)], *(message_lines(m) for m in messages), ["Sent by ctmonitor."]]
     return "\n\n".join("\n".join(lines) for lines in blocks) + "\n"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a chat service writes an alert: its escaping, links, bold, each change's mark,
+    and what comes before a listed line and a results line (Slack mrkdwn, Markdown)."""
+
+    escape: Callable[[str], str]
+    link: Callable[[str, str], str]  # (url, text)
+    bold: Callable[[str], str]
+    marks: dict[str, str]  # by severity
+    item: str = ""
+    indent: str = "      "
+
+
+def alert_head(message: dict[str, Any], d: Dialect) -> str:
+    """An alert's first lines: the trial (linked), its versions and its histories; a
+    watch's headline; the monitor's message."""
+    if message.get("event") == WATCH_EVENT:
+        return d.bold(d.escape(headline(message)))
+    if message.get("event") != "trial.changed":
+        return d.escape(str(message.get("message", "")))
+    nct = message["nct_id"]
+    page = (f" · {d.link(message['page_url'], 'its history on ctmonitor')}"
+            if message.get("page_url") else "")
+    return (f"{d.bold(d.link(trial_url(nct), nct))} {d.escape(as_text(message.get('title')))}\n"
+            f"version {message.get('previous_version')} → {message.get('version')} · "
+            f"{d.link(history_url(nct), 'record history')}{page}")
+
+
+def alert_items(message: dict[str, Any], d: Dialect) -> list[str]:
+    """An alert's listed lines: each change, most severe first (what results found
+    under it), or each trial newly matching a watch."""
+    if message.get("event") == WATCH_EVENT:
+        return [f"{d.item}{d.link(t['url'], t['nct_id'])} "
+                + d.escape(watch_trial_line(t).split(" — ", 1)[1]) for t in message["trials"]]
+    return [line for c in ordered(message.get("changes", [])) for line in (
+        f"{d.item}{d.marks[c['severity']]} {d.escape(c['summary'].replace(' -> ', ' → '))}",
+        *(f"{d.indent}{d.escape(r)}" for r in results_reading(c)))]

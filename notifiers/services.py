@@ -15,17 +15,7 @@ import re
 from typing import Any
 
 from notifiers.base import Fail, Notifier, RetryableDelivery
-from notifiers.render import (
-    WATCH_EVENT,
-    as_text,
-    headline,
-    history_url,
-    ordered,
-    results_reading,
-    title,
-    trial_url,
-    watch_trial_line,
-)
+from notifiers.render import Dialect, alert_head, alert_items, title
 from snapshots.fields import Field
 from snapshots.wording import plural, printable, truncate
 
@@ -38,6 +28,10 @@ MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 def markdown_text(text: str) -> str:
     """A record's text as Markdown shows it, not as Markdown reads it."""
     return MARKDOWN.sub(r"\\\1", printable(text))
+
+
+MARKDOWN_DIALECT = Dialect(markdown_text, lambda url, text: f"[{text}]({url})",
+                           lambda text: f"**{text}**", MARKS, item="- ", indent="    ")
 
 
 class AppriseNotifier(Notifier):
@@ -110,7 +104,8 @@ def markdown_body(messages: list[dict[str, Any]]) -> str:
     """The alerts in Markdown, most severe first, within BODY_LIMIT ("+N more")."""
     lines: list[str] = []
     for message in messages:
-        lines += [*(lines and [""]), *_lines(message)]
+        lines += [*(lines and [""]), *alert_head(message, MARKDOWN_DIALECT).split("\n"),
+                  *alert_items(message, MARKDOWN_DIALECT)]
     kept, size = [], 0
     for n, line in enumerate(lines):
         if size + len(line) + 1 > BODY_LIMIT - 80:
@@ -120,24 +115,3 @@ def markdown_body(messages: list[dict[str, Any]]) -> str:
         kept.append(line)
         size += len(line) + 1
     return "\n".join(kept)
-
-
-def _lines(message: dict[str, Any]) -> list[str]:
-    if message.get("event") == WATCH_EVENT:
-        return [f"**{markdown_text(headline(message))}**",
-                *(f"- [{t['nct_id']}]({t['url']}) "
-                  + markdown_text(watch_trial_line(t).split(" — ", 1)[1])
-                  for t in message["trials"])]
-    if message.get("event") != "trial.changed":
-        return [markdown_text(str(message.get("message", "")))]
-    nct = message["nct_id"]
-    page = f" · [its history on ctmonitor]({message['page_url']})" if message.get(
-        "page_url") else ""
-    lines = [f"**[{nct}]({trial_url(nct)})** {markdown_text(as_text(message.get('title')))}",
-             f"version {message.get('previous_version')} → {message.get('version')} · "
-             f"[record history]({history_url(nct)}){page}"]
-    for change in ordered(message.get("changes", [])):
-        lines.append(f"- {MARKS[change['severity']]} "
-                     + markdown_text(change["summary"].replace(" -> ", " → ")))
-        lines += [f"    {markdown_text(r)}" for r in results_reading(change)]
-    return lines

@@ -9,17 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from notifiers.base import Fail, Notifier
-from notifiers.render import (
-    WATCH_EVENT,
-    as_text,
-    headline,
-    history_url,
-    ordered,
-    results_reading,
-    title,
-    trial_url,
-    watch_trial_line,
-)
+from notifiers.render import WATCH_EVENT, Dialect, alert_head, alert_items, title, trial_url
 from snapshots.fields import Field
 from snapshots.wording import plural, truncate
 
@@ -34,6 +24,10 @@ SEVERITY_MARKS = {"critical": ":red_circle: *critical*", "notable": ":large_oran
 def escape(text: str) -> str:
     """Slack mrkdwn: &, < and > are control characters."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+SLACK = Dialect(escape, lambda url, text: f"<{url}|{text}>", lambda text: f"*{text}*",
+                SEVERITY_MARKS)
 
 
 class SlackNotifier(Notifier):
@@ -65,7 +59,7 @@ def slack_message(messages: list[dict[str, Any]]) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": truncate(heading, HEADER_LIMIT)}}]
     room = SLACK_BLOCK_LIMIT - 2  # the header, and a section counting trials left out
     shown = messages[:room]
-    lines = [[_title(m), *_lines(m)] for m in shown]
+    lines = [[alert_head(m, SLACK), *alert_items(m, SLACK)] for m in shown]
     for message, trial_lines, share in zip(shown, lines, _share(lines, room), strict=True):
         blocks += _pack(trial_lines, share, message)
     if len(messages) > len(shown):
@@ -73,27 +67,6 @@ def slack_message(messages: list[dict[str, Any]]) -> dict[str, Any]:
         blocks.append(_section(f"+{plural(left, 'more trial')} changed in this check "
                                "(see `ctmonitor list`)"))
     return {"text": truncate(heading, SLACK_TEXT_LIMIT), "blocks": blocks}
-
-
-def _title(message: dict[str, Any]) -> str:
-    if message.get("event") == WATCH_EVENT:
-        return f"*{escape(headline(message))}*"
-    if message.get("event") != "trial.changed":
-        return escape(message.get("message", ""))
-    nct = message["nct_id"]
-    page = f" · <{message['page_url']}|its history on ctmonitor>" if message.get("page_url") else ""
-    return (f"*<{trial_url(nct)}|{nct}>* {escape(as_text(message.get('title')))}\n"
-            f"version {message.get('previous_version')} → {message.get('version')} · "
-            f"<{history_url(nct)}|record history>{page}")
-
-
-def _lines(message: dict[str, Any]) -> list[str]:
-    if message.get("event") == WATCH_EVENT:
-        return [f"<{t['url']}|{t['nct_id']}> "
-                + escape(watch_trial_line(t).split(" — ", 1)[1]) for t in message["trials"]]
-    return [line for c in ordered(message.get("changes", [])) for line in (
-        f"{SEVERITY_MARKS[c['severity']]} {escape(c['summary']).replace(' -&gt; ', ' → ')}",
-        *(f"      {escape(r)}" for r in results_reading(c)))]
 
 
 def _share(lines: list[list[str]], room: int) -> list[int]:
