@@ -273,7 +273,7 @@ def diff_versions(args: argparse.Namespace) -> int:
     for number, found in ((a, old), (b, new)):
         if found is None:
             raise MonitorError(f"{nct_id}: no version {number} (versions 1 to {latest.number})")
-    events = diff_stored(old.data or {}, new.data or {}, old.loaded)  # type: ignore[union-attr]
+    events = diff_stored(old.data or {}, new.data or {}, old.lacks)  # type: ignore[union-attr]
     return print_events(args, events, f"{nct_id} version {a} -> {b}")
 
 

@@ -29,19 +29,24 @@ def standing(trial: Trial, today: date) -> list[Notice]:
     """The trial's deadline events that stand on today."""
     if not trial.results_due:
         return []
-    return notices(date.fromisoformat(trial.results_due),
-                   parse_date(trial.results_submitted), today)
+    return notices(date.fromisoformat(trial.results_due), parse_date(trial.results_submitted),
+                   today, parse_date(trial.results_in_review))
 
 
 def deadline_text(trial: Trial | None, today: date | None) -> str | None:
     """The trial's results deadline as list and the pages show it: the event that stands
-    (due in N days, overdue, reported late), else its due date; nothing where there is
-    none or it was met."""
+    (due in N days, overdue, reported late), else a submission under review, else its due
+    date; nothing where there is none or it was met."""
     if trial is None or not trial.results_due:
         return None
     for notice in standing(trial, today) if today else []:
         return notice.summary
-    return None if trial.results_submitted else f"Results due {trial.results_due}"
+    if trial.results_submitted:
+        return None
+    if trial.results_in_review:
+        return (f"Results submitted {trial.results_in_review}, under review "
+                f"(due {trial.results_due})")
+    return f"Results due {trial.results_due}"
 
 
 def standing_lists(trials: list[Trial], today: date | None) -> dict[str, list[str]]:

@@ -343,7 +343,7 @@ class Check:
             if snapshot.hash != latest_hash:
                 previous = self.store.versions.get(nct_id) if latest_hash else None
                 events = [] if previous is None else diff_stored(
-                    previous.data or {}, snapshot.data, previous.loaded)
+                    previous.data or {}, snapshot.data, previous.lacks)
         except RecordError as exc:
             self.fail(nct_id, str(exc))
             return "failed"

@@ -266,7 +266,7 @@ def compared(store: Store, nct_id: str, a: int, b: int
     old, new = versions.get(nct_id, a), versions.get(nct_id, b)
     if old is None or new is None:
         raise HTTPException(404, f"{nct_id} has no version {a if old is None else b}")
-    events = diff_stored(old.data or {}, new.data or {}, old.loaded) if a != b else []
+    events = diff_stored(old.data or {}, new.data or {}, old.lacks) if a != b else []
     return old, new, events
 
 

@@ -39,6 +39,7 @@ class Deadline:
     due: date
     probable: bool  # started before the rule: a probable applicable trial
     submitted: date | None
+    in_review: date | None = None  # a submission under the registry's review (in_review)
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,43 @@ def deadline(data: dict[str, Any]) -> Deadline | None:
         return None
     years = 3 if status.get("dispFirstSubmitDate") else 1  # a certificate of delay
     return Deadline(add_years(end, years), probable,
-                    parse_date(status.get("resultsFirstSubmitDate")))
+                    parse_date(status.get("resultsFirstSubmitDate")), in_review(data))
 
 
-def notices(due: date, submitted: date | None, today: date) -> list[Notice]:
-    """The deadline events that stand on today: due soon, overdue (after the grace days,
-    and not while a submission is under review), or reported late."""
+REVIEW_STEPS = {"RELEASE": 0, "RESET": 1, "UNRELEASE": 1}  # on one day, a return comes after
+TRACKED_STEPS = (("releaseDate", "RELEASE"), ("resetDate", "RESET"),
+                 ("unreleaseDate", "UNRELEASE"))
+
+
+def in_review(data: dict[str, Any]) -> date | None:
+    """The day of the results submission under the registry's quality-control review: the
+    latest step of the review cycle (derivedSection's submission tracking, the annotation's
+    unposted events) when it is a submission, not a return or a withdrawal."""
+    tracking = data.get("derivedSection", {}).get("miscInfoModule", {}).get(
+        "submissionTracking", {})
+    steps = [(day, kind) for info in tracking.get("submissionInfos") or []
+             for key, kind in TRACKED_STEPS if (day := parse_date(info.get(key))) is not None]
+    unposted = data.get("annotationSection", {}).get("annotationModule", {}).get(
+        "unpostedAnnotation", {})
+    steps += [(day, event.get("type")) for event in unposted.get("unpostedEvents") or []
+              if event.get("type") in REVIEW_STEPS
+              and (day := parse_date(event.get("date"))) is not None]
+    if not steps:
+        return None
+    day, kind = max(steps, key=lambda step: (step[0], REVIEW_STEPS[step[1]]))
+    return day if kind == "RELEASE" else None
+
+
+def notices(due: date, submitted: date | None, today: date,
+            reviewed: date | None = None) -> list[Notice]:
+    """The deadline events that stand on today: due soon, overdue (after the grace days),
+    or reported late; none while a submission is under review (since reviewed)."""
     if submitted is not None:
         late = (submitted - due).days
         return [Notice(REPORTED_LATE, due, late, f"Results reported {plural(late, 'day')} "
                        f"late (due {due}, submitted {submitted})")] if late > 0 else []
+    if reviewed is not None:
+        return []
     until = (due - today).days
     if 0 < until <= SOON_DAYS:
         return [Notice(DUE_SOON, due, -until, f"Results due in {plural(until, 'day')} ({due})")]

@@ -17,7 +17,7 @@ from typing import Any
 
 from snapshots import outcomes, wording
 from snapshots.events import CATEGORIES, ChangeEvent
-from snapshots.internal import MARKDOWN_FIELDS, loaded_base, same_text
+from snapshots.internal import MARKDOWN_FIELDS, filled, same_text
 from snapshots.keyed import KeyedList, Path, keyed, unkeyed
 from snapshots.normalise import normalise
 from snapshots.results import summarise
@@ -48,7 +48,17 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[ChangeEvent]:
             event = _event(nct_id, unit, ka, kb, old, new)
             if event is not None:
                 events.append(event)
-    return sorted(events, key=_reading_order)
+    return sorted(_once(events), key=_reading_order)
+
+
+def _once(events: list[ChangeEvent]) -> Iterator[ChangeEvent]:
+    """A line said twice is said once: a step of the results' review cycle is both in the
+    annotation's unposted events and in derivedSection's submission tracking."""
+    said = set()
+    for event in events:
+        if (event.category, event.summary) not in said:
+            said.add((event.category, event.summary))
+            yield event
 
 
 OUTCOMES = ("protocolSection", "outcomesModule")
@@ -69,12 +79,11 @@ def _outcome_events(nct_id: str, old: Any, new: Any) -> Iterator[ChangeEvent]:
                           found.severity, found.summary, change=found.change)
 
 
-def diff_stored(old: dict[str, Any], new: dict[str, Any], old_loaded: bool
+def diff_stored(old: dict[str, Any], new: dict[str, Any], old_lacks: tuple[str, ...] = ()
                 ) -> list[ChangeEvent]:
-    """Change events from a stored version to a later one. A version loaded from the
-    registry's history lacks the sections the history does not give; they are taken from
-    the later version (internal.loaded_base), so their absence is no change."""
-    return diff(loaded_base(old, new) if old_loaded else old, new)
+    """Change events from a stored version to a later one. The sections the older version
+    could not record (Version.lacks) are taken from the later one (internal.filled)."""
+    return diff(filled(old, new, old_lacks) if old_lacks else old, new)
 
 
 KEY_FIELDS = ("overallStatus", "whyStopped", "lastKnownStatus", "hasResults",

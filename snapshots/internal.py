@@ -82,14 +82,17 @@ def _escape(value: str) -> str:
     return ESCAPED.sub(r"\\\1", value)
 
 
-UNRENDERED = ("resultsSection", "annotationSection", "documentSection")
+UNRENDERED = ("resultsSection", "annotationSection", "documentSection", "derivedSection")
+UNTRACKED = ("derivedSection",)  # what a version stored before the snapshot kept it lacks
 
 
-def loaded_base(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A version loaded from the history, made comparable with a newer one: the history
-    gives protocolSection and hasResults only, so the sections it cannot carry are taken
-    from the newer version (hasResults still tells when results were posted)."""
-    return {**{k: new[k] for k in UNRENDERED if k in new and k not in old}, **old}
+def filled(old: dict[str, Any], new: dict[str, Any], lacks: tuple[str, ...]) -> dict[str, Any]:
+    """An older version made comparable with a newer one: the sections it could not record
+    (a version loaded from the history has protocolSection and hasResults only: UNRENDERED;
+    one stored before the snapshot kept the results' review cycle: UNTRACKED) are taken from
+    the newer version, so their absence is no change (hasResults still tells when results
+    were posted)."""
+    return {**{k: new[k] for k in lacks if k in new and k not in old}, **old}
 
 
 def same_text(old: str, new: str) -> bool:

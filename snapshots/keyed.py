@@ -48,6 +48,7 @@ LIST_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {
     "protocolSection.identificationModule.secondaryIdInfos": _get("id", "type"),
     "documentSection.largeDocumentModule.largeDocs": _first("filename", "label"),
     "annotationSection.annotationModule.unpostedAnnotation.unpostedEvents": _get("type", "date"),
+    "derivedSection.miscInfoModule.submissionTracking.submissionInfos": _get("releaseDate"),
 }
 
 

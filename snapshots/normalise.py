@@ -1,7 +1,9 @@
 """Normalise an API v2 study record into the snapshot a version is made of.
 
 The snapshot keeps what users care about and leaves out derivedSection, which the
-registry rewrites on every weekday refresh (versionHolder, MeSH trees and their order).
+registry rewrites on every weekday refresh (versionHolder, MeSH trees and their order),
+all but its record of the results' review cycle (TRACKING: submissions, returns and
+withdrawals of results not yet public).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from snapshots.record import check_record, kind
 MAX_DEPTH = 254  # orjson's limit
 KEPT_SECTIONS = ("protocolSection", "hasResults", "resultsSection", "annotationSection",
                  "documentSection")
+TRACKING = ("derivedSection", "miscInfoModule", "submissionTracking")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,10 @@ def normalise(record: Any) -> Snapshot:
     check_record(record)
     data = {key: record[key] for key in KEPT_SECTIONS if key in record}
     data.setdefault("hasResults", "resultsSection" in record)
+    tracking = record.get("derivedSection", {}).get("miscInfoModule", {}).get(
+        "submissionTracking")
+    if tracking:
+        data["derivedSection"] = {"miscInfoModule": {"submissionTracking": tracking}}
     canonical = canonical_json(data)
     return Snapshot(nct_id, data, canonical, hashlib.sha256(canonical).hexdigest())
 

@@ -111,7 +111,9 @@ RECORD_SCHEMA: dict[str, Any] = {
         annotationSection=table(annotationModule=table(unpostedAnnotation=table(
             unpostedEvents=rows(type=TEXT, date=DATE)))),
         documentSection=table(largeDocumentModule=table(largeDocs=rows(
-            filename=TEXT, label=TEXT)))),
+            filename=TEXT, label=TEXT))),
+        derivedSection=table(miscInfoModule=table(submissionTracking=table(
+            submissionInfos=rows(releaseDate=DATE, unreleaseDate=DATE, resetDate=DATE))))),
     "required": ["protocolSection"],
 }
 

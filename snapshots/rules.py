@@ -221,6 +221,15 @@ REVIEW_CYCLE = {  # annotationSection's unposted events: results between submiss
 }
 
 
+def review_step(kind: str) -> Wording:
+    """A step of the review cycle as submission tracking records it (a date per step)."""
+    def summary(change: Change, label: str) -> str:
+        if change.new is None:
+            return f"{label} no longer listed (was {w.show(change.old)})"
+        return REVIEW_CYCLE[kind].format(date=change.new)
+    return summary
+
+
 def unposted_event(change: Change, label: str) -> str:
     item = change.new or change.old or {}
     when = item.get("date") or "date unknown"
@@ -235,6 +244,7 @@ def _rule(pattern: str, category: str | None, label: str = "", **kw: Any) -> Rul
 
 
 S = "protocolSection.statusModule"
+TRACKING = "derivedSection.miscInfoModule.submissionTracking"
 BOOKKEEPING = ("statusVerifiedDate", "lastUpdateSubmitDate", "lastUpdatePostDateStruct",
                "studyFirstSubmitDate", "studyFirstSubmitQcDate", "studyFirstPostDateStruct",
                "resultsFirstPostDateStruct.type", "dispFirstPostDateStruct.type")
@@ -283,6 +293,12 @@ RULES: list[Rule] = [
           None),  # the party the protocol already names: bookkeeping of the review cycle
     _rule("annotationSection.annotationModule.unpostedAnnotation.unpostedEvents.*", "results",
           "Results submission event", unit=True, severity="notable", summary=unposted_event),
+    _rule("derivedSection", None),  # the registry's bookkeeping, but for the review cycle
+    *[_rule(f"{TRACKING}.submissionInfos.*.{key}", "results", label, severity="notable",
+            summary=review_step(kind)) for key, kind, label in (
+        ("releaseDate", "RELEASE", "Results submission"),
+        ("resetDate", "RESET", "Results return after review"),
+        ("unreleaseDate", "UNRELEASE", "Results withdrawal"))],
     # enrollment and design
     _rule("protocolSection.designModule", "design"),
     _rule("protocolSection.designModule.phases", "design", "Phase", unit=True,

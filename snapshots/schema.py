@@ -46,6 +46,8 @@ class Text(_NoNul, TypeDecorator[str]):
 
 
 meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text))
+# the last version stored before snapshots kept the results' review cycle (revision 0008)
+UNTRACKED_KEY = "snapshots.untracked_through"
 
 trials = Table(
     "trials", metadata,
@@ -69,6 +71,7 @@ trials = Table(
     Column("deadlines_raised", Text),  # "FIELD:DUE" of each deadline event raised, one a line
     # alerts held back: NULL not muted, "" until unmuted, YYYY-MM-DD the day they resume
     Column("muted_until", String),
+    Column("results_in_review", String),  # the day of a results submission under review
 )
 
 versions = Table(

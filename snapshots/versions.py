@@ -6,6 +6,7 @@ import json
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, NamedTuple
 
 import orjson
@@ -16,8 +17,9 @@ from snapshots.database import MAX_IN, Database, chunks, utcnow
 from snapshots.deadlines import deadline
 from snapshots.diff import diff_stored
 from snapshots.events import ChangeEvent, folded, from_dict, is_material, one_line
+from snapshots.internal import UNRENDERED, UNTRACKED
 from snapshots.normalise import Snapshot, protocol_module
-from snapshots.schema import checks, outbox, trials, versions
+from snapshots.schema import UNTRACKED_KEY, checks, meta, outbox, trials, versions
 
 SNAPSHOT_COMPRESSION = 6  # zlib level: snapshots are written once, read rarely
 SHIFT = 1_000_000  # out of the way while versions are renumbered
@@ -47,6 +49,7 @@ class Trial(NamedTuple):
     results_submitted: str | None = None
     deadlines_raised: str | None = None
     muted_until: str | None = None  # None not muted, "" until unmuted, else the day it ends
+    results_in_review: str | None = None  # the day of a submission under review
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Version:
     source: str = "check"  # or "registry": loaded from the registry's own history
     registry_version: int | None = None
     registry_date: str | None = None
+    lacks: tuple[str, ...] = ()  # sections it could not record (snapshots.internal.filled)
 
     @property
     def loaded(self) -> bool:
@@ -95,6 +99,21 @@ class VersionLog:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._untracked_through: int | None = None
+
+    @property
+    def untracked_through(self) -> int:
+        """The last version stored before snapshots kept the results' review cycle (store
+        revision 0008 wrote it; 0 in a store made since)."""
+        if self._untracked_through is None:
+            with self.db.transaction() as conn:
+                value = conn.execute(select(meta.c.value).where(
+                    meta.c.key == UNTRACKED_KEY)).scalar()
+            self._untracked_through = int(value or 0)
+        return self._untracked_through
+
+    def _version(self, row: Any, data: dict[str, Any] | None = None) -> Version:
+        return _version(row, data, lacks(row["source"], row["id"] <= self.untracked_through))
 
     # -- trials --------------------------------------------------------------------------
     def ensure_trials(self, ids: Iterable[str]) -> None:
@@ -263,7 +282,8 @@ class VersionLog:
 
     def _reword(self, nct_id: str, number: int, conn: Connection) -> None:
         """A version's events and summary from the version before it, as a check words them."""
-        pair = conn.execute(select(versions.c.number, versions.c.snapshot, versions.c.source)
+        pair = conn.execute(select(versions.c.id, versions.c.number, versions.c.snapshot,
+                                   versions.c.source)
                             .where(versions.c.nct_id == nct_id,
                                    versions.c.number.in_((number - 1, number)))
                             .order_by(versions.c.number)).all()
@@ -274,7 +294,8 @@ class VersionLog:
             summary = BASELINE_SUMMARY
         else:
             old, new = (_data(r.snapshot) for r in pair)
-            events = diff_stored(old, new, pair[0].source == "registry")
+            events = diff_stored(old, new, lacks(pair[0].source,
+                                                 pair[0].id <= self.untracked_through))
             summary = one_line(events)
         conn.execute(update(versions).where(versions.c.nct_id == nct_id,
                                             versions.c.number == number)
@@ -297,7 +318,7 @@ class VersionLog:
             found = []
             for row in rows:
                 canonical = zlib.decompress(row.snapshot)
-                found.append((_version(row._mapping),
+                found.append((self._version(row._mapping),
                               {n: protocol_module(canonical, n) for n in names}))
             return found
 
@@ -309,7 +330,7 @@ class VersionLog:
                 select(versions).where(versions.c.nct_id == nct_id)
                 .order_by(versions.c.number))
             for row in rows:
-                yield _version(row._mapping, _data(row.snapshot))
+                yield self._version(row._mapping, _data(row.snapshot))
 
     def get(self, nct_id: str, number: int | None = None,
             data: bool = True) -> Version | None:
@@ -322,7 +343,7 @@ class VersionLog:
             row = conn.execute(query).first()
         if row is None:
             return None
-        return _version(row._mapping, _data(row.snapshot) if data else None)
+        return self._version(row._mapping, _data(row.snapshot) if data else None)
 
 
 class ChangeLog:
@@ -395,8 +416,12 @@ def _derived(snapshot: Snapshot) -> dict[str, Any]:
     found = deadline(snapshot.data)
     return {"status_verified": snapshot.status_verified,
             "results_due": found.due.isoformat() if found else "",
-            "results_submitted": found.submitted.isoformat() if found and found.submitted
-            else None}
+            "results_submitted": _day(found.submitted) if found else None,
+            "results_in_review": _day(found.in_review) if found else None}
+
+
+def _day(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _data(blob: bytes) -> dict[str, Any]:
@@ -407,8 +432,15 @@ def _events_json(events: list[ChangeEvent]) -> str:
     return json.dumps([e.to_dict() for e in events], ensure_ascii=False)
 
 
-def _version(row: Any, data: dict[str, Any] | None = None) -> Version:
+def lacks(source: str, untracked: bool) -> tuple[str, ...]:
+    """The sections a version could not record: those the registry's history does not give
+    (loaded from it), the review cycle (stored before snapshots kept it)."""
+    return (UNRENDERED if source == "registry" else ()) + (UNTRACKED if untracked else ())
+
+
+def _version(row: Any, data: dict[str, Any] | None = None, lacking: tuple[str, ...] = ()
+             ) -> Version:
     return Version(row["nct_id"], row["number"], row["fetched_at"], row["last_update"],
                    row["data_timestamp"], row["hash"], row["status"], json.loads(row["events"]),
                    row["summary"], data, row["source"], row["registry_version"],
-                   row["registry_date"])
+                   row["registry_date"], lacking)
