@@ -18,6 +18,7 @@ from monitor import config, health, mutes, views, web
 from monitor import export as exporting
 from monitor.backfill import Backfill, due
 from monitor.exits import ExitStatus
+from monitor.live import Live
 from monitor.registry import RegistryClient
 from monitor.result import CheckResult
 from monitor.results_due import today_of
@@ -126,7 +127,7 @@ def serve(args: argparse.Namespace) -> int:
         settings.web, host=args.host or settings.web.host,
         port=settings.web.port if args.port is None else args.port))
     stop = threading.Event()
-    with web.Page(settings) as page:
+    with web.Page(Live(settings)) as page:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         out(f"ctmonitor: the history page is at {page.address}")

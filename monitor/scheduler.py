@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from monitor import health, views, web
 from monitor.config import Settings
+from monitor.live import Live
 from monitor.registry import RegistryClient
 from monitor.runner import CheckInterrupted, connect, courier_for, run_check
 from monitor.schedule import trigger
@@ -32,10 +33,15 @@ STALENESS_EVERY_MINUTES = 10
 class Daemon:
     """Runs checks for the scheduler; stop() asks the running check to end between trials."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
-        self.settings = settings
+    def __init__(self, live: Live, store: Store) -> None:
+        self.live = live
         self.store = store
         self.stopping = threading.Event()
+
+    @property
+    def settings(self) -> Settings:
+        """The config file as it is now: an edit applies from the next check."""
+        return self.live.settings
 
     def pause(self, seconds: float) -> None:
         """Delivery backoff that ends early when a stop is asked for."""
@@ -61,10 +67,11 @@ class Daemon:
         """One check under the writer lock; errors are the caller's."""
         if self.stopping.is_set():
             return
+        settings = self.settings
         with self.store.writer_lock():
-            client, courier = connect(self.settings, self.store,
+            client, courier = connect(settings, self.store,
                                       fetch_sleep=self.pause_fetching, deliver_sleep=self.pause)
-            result = run_check(self.settings, self.store, client, courier,
+            result = run_check(settings, self.store, client, courier,
                                should_stop=self.stopping.is_set)
         log.info(views.check_summary(result))
         for line in views.failure_lines(result):
@@ -102,19 +109,21 @@ def run_daemon(settings: Settings, now: bool = False) -> int:
     """Run until SIGTERM or SIGINT; a check at start when now is true."""
     store = Store.open(settings.store)
     try:
-        with store.daemon_lock(), history_page(settings):
-            return _serve(Daemon(settings, store), settings, now)
+        live = Live(settings)
+        with store.daemon_lock(), history_page(live):
+            return _serve(Daemon(live, store), settings, now)
     finally:
         store.close()
 
 
 @contextmanager
-def history_page(settings: Settings) -> Iterator[None]:
-    """With [web] enabled: the history page in a thread of the daemon, stopped with it."""
-    if not settings.web.enabled:
+def history_page(live: Live) -> Iterator[None]:
+    """With [web] enabled: the history page in a thread of the daemon, stopped with it; its
+    forms edit the config the daemon reads."""
+    if not live.settings.web.enabled:
         yield
         return
-    with web.Page(settings) as page:
+    with web.Page(live) as page:
         log.info("the history page is at %s", page.address)
         yield
 

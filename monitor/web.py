@@ -30,10 +30,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from monitor import guard, health, views
+from monitor import guard, health, manage, views
 from monitor.chart import chart, version_date
 from monitor.config import Settings, WebSettings, parse_nct
 from monitor.connections import ACCEPT_BURST, KEEP_ALIVE_SECONDS, bounded_h11, loop_errors
+from monitor.live import Live
 from monitor.results_due import deadline_text, today_of
 from notifiers.render import history_url, trial_url
 from snapshots.diff import diff_stored
@@ -62,6 +63,7 @@ FEED_ENTRIES = 50
 LONG_TEXT = 80  # characters: a longer text is compared word by word
 CHART_CACHE = 256  # charts and outcome histories kept, the least recently made go first
 WORKER_THREADS = 4
+NOTES_KEPT = 1000  # browsers with a form's note not yet shown
 STOP_SECONDS = 5  # open requests get this long to finish when the page stops
 SORTS = ("change", "status", "nct")
 HERE = Path(__file__).resolve().parent
@@ -135,24 +137,59 @@ class BadRequest(HTTPException):
 
 
 class History:
-    """What the pages read from the store, with the small caches that keep them quick."""
+    """What the pages read from the store, with the small caches that keep them quick; the
+    config as it stands (monitor.live), and what the forms need: their CSRF keys, the note
+    each browser is shown once, and a store to write (opened at the first form)."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
-        self.settings = settings
+    def __init__(self, live: Live, store: Store) -> None:
+        self.live = live
         self.store = store
+        self.forms = manage.Forms(live.settings.web.token)
+        self.notes: OrderedDict[str, str] = OrderedDict()
+        self._writer: Store | None = None
+        self._writer_lock = threading.Lock()
         self._overview: tuple[Any, dict[str, list[OverviewRow]]] | None = None
         self._drawn: OrderedDict[tuple[str, int], tuple[Any, list[Track]]] = OrderedDict()
+
+    @property
+    def settings(self) -> Settings:
+        return self.live.settings
+
+    @property
+    def writable(self) -> bool:
+        """Trials, watches and mutes are managed from the page only with [web] token set."""
+        return self.settings.web.token is not None
+
+    def writer(self) -> Store:
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = Store.open(self.settings.store)
+            return self._writer
+
+    def note_for(self, browser: str) -> str | None:
+        """The note of the browser's last form, shown once."""
+        return self.notes.pop(browser, None)
+
+    def noted(self, browser: str, note: str) -> None:
+        self.notes[browser] = note
+        while len(self.notes) > NOTES_KEPT:
+            self.notes.popitem(last=False)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
 
     def overview(self, sort: str) -> list[OverviewRow]:
         """Every tracked trial with its last material change, in the order asked for;
         read and sorted again only after the store changed."""
-        stamp = self.store.changes.stamp()
+        ids = self.settings.trial_ids
+        stamp = (self.store.changes.stamp(), ids)
         if self._overview is None or self._overview[0] != stamp:
-            trials = {t.nct_id: t for t in self.store.versions.trials(self.settings.trial_ids)}
+            trials = {t.nct_id: t for t in self.store.versions.trials(ids)}
             changes = self.store.changes.last_changes()
             rows = [OverviewRow(trials.get(i), i, changes.get(i),
                                 ((trials[i].title if i in trials else None) or "").lower())
-                    for i in self.settings.trial_ids]
+                    for i in ids]
             self._overview = (stamp, {key: sorted(rows, key=order)
                                       for key, order in SORT_KEYS.items()})
         return self._overview[1][sort]
@@ -189,7 +226,21 @@ def drawn(name: str, **context: Any) -> str:
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(drawn(name, request=request, **context), status_code)
+    """A page, with what its forms need: the browser's CSRF token, the note of its last form,
+    and whether trials may be managed here."""
+    history: History = request.app.state.history
+    browser = getattr(request.state, "browser", "")
+    return HTMLResponse(drawn(name, request=request, csrf=history.forms.csrf(browser),
+                              note=history.note_for(browser), writable=history.writable,
+                              here=request.url.path + (f"?{request.url.query}"
+                                                       if request.url.query else ""),
+                              **context), status_code)
+
+
+def seen_through(request: Request) -> str | None:
+    """The time up to which this browser has seen the versions (None: it never marked)."""
+    history: History = request.app.state.history
+    return history.store.seen.through(request.state.browser)
 
 
 def overview(request: Request) -> Response:
@@ -198,6 +249,9 @@ def overview(request: Request) -> Response:
     text = query.get("q", "").strip()
     sort = choice(query, "sort", SORTS, "change")
     rows = history.overview(sort)
+    through = seen_through(request)
+    fresh = 0 if through is None else sum(
+        1 for r in rows if r.last_change and r.last_change.fetched_at > through)
     if text:
         needle = text.lower()
         rows = [r for r in rows if needle in r.nct_id.lower() or needle in r.title]
@@ -206,7 +260,7 @@ def overview(request: Request) -> Response:
     watches = views.watch_rows(history.settings.watches, history.store.watches.states())
     return render(request, "overview.html.j2", rows=shown, total=len(rows), q=text, sort=sort,
                   page=page, pages=pages, date_of=version_date, watches=watches,
-                  today=today_of(history.store))
+                  today=today_of(history.store), through=through, fresh=fresh)
 
 
 def _by_last_change(row: OverviewRow) -> tuple[int, str]:
@@ -279,10 +333,12 @@ def changes_page(request: Request) -> Response:
     page = integer(query, "page", 1, 1, 10**6)
     entries = change_entries(history, category, severity, nct_id, CHANGES_PER_PAGE,
                              (page - 1) * CHANGES_PER_PAGE)
+    through = seen_through(request)
+    fresh = 0 if through is None else sum(1 for v, _ in entries if v.fetched_at > through)
     return render(request, "changes.html.j2", entries=entries, category=category,
                   severity=severity, nct=nct_id, page=page, categories=CATEGORIES,
                   severities=SEVERITIES, more=len(entries) == CHANGES_PER_PAGE,
-                  date_of=version_date)
+                  date_of=version_date, through=through, fresh=fresh)
 
 
 def change_entries(history: History, category: str, severity: str, nct_id: str, limit: int,
@@ -390,12 +446,16 @@ async def few_threads(_app: Starlette) -> AsyncIterator[None]:
     loop's errors (out of file descriptors) are logged at most once a minute."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
     asyncio.get_running_loop().set_exception_handler(loop_errors)
-    yield
+    try:
+        yield
+    finally:
+        _app.state.history.close()
 
 
-def create_app(settings: Settings, store: Store) -> ASGIApp:
-    """The page's ASGI app over a store opened read-only."""
-    routes = [
+def create_app(settings: Settings | Live, store: Store) -> ASGIApp:
+    """The page's ASGI app over a store opened read-only (its forms open their own)."""
+    live = settings if isinstance(settings, Live) else Live(settings)
+    routes = [*manage.ROUTES,
         Route("/", overview), Route("/changes", changes_page), Route("/feed.atom", feed),
         Route("/status", status), Route("/trials/{nct}", trial_page),
         Route("/trials/{nct}/diff", diff_page), Route("/trials/{nct}/feed.atom", feed),
@@ -404,9 +464,9 @@ def create_app(settings: Settings, store: Store) -> ASGIApp:
     app = Starlette(routes=routes, exception_handlers={HTTPException: error_page,
                                                        Exception: error_page},
                     lifespan=few_threads)
-    app.state.history = History(settings, store)
-    return guard.Guard(app, settings.web.token,
-                       https=(settings.web.base_url or "").startswith("https://"))
+    app.state.history = History(live, store)
+    web = live.settings.web
+    return guard.Guard(app, web.token, web.base_url, manage.posts)
 
 
 def check_binding(web: WebSettings) -> None:
@@ -437,7 +497,8 @@ class Page:
     """The history page served by uvicorn from a thread, over its own read-only store, so
     that the daemon's or serve's main thread keeps the signals and says when to stop."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, live: Live) -> None:
+        settings = live.settings
         self.sock = listen(settings.web)
         try:
             self.store = Store.open_readonly(settings.store)
@@ -448,7 +509,7 @@ class Page:
         self.address = f"http://{host}:{self.sock.getsockname()[1]}/"
         import uvicorn  # 38 ms with asyncio: loaded only by the commands that serve
 
-        config = uvicorn.Config(create_app(settings, self.store), log_level="warning",
+        config = uvicorn.Config(create_app(live, self.store), log_level="warning",
                                 access_log=False, lifespan="on", server_header=False,
                                 timeout_graceful_shutdown=STOP_SECONDS, http=bounded_h11(),
                                 timeout_keep_alive=KEEP_ALIVE_SECONDS, backlog=ACCEPT_BURST)

@@ -141,3 +141,10 @@ watch_matches = Table(
     Column("first_seen", String, nullable=False),
     UniqueConstraint("watch", "nct_id"),
 )
+
+seen_marks = Table(  # what each browser of the history page last marked seen
+    "seen_marks", metadata,
+    Column("viewer", String, primary_key=True),  # a hash of the browser's cookie
+    Column("seen_through", String, nullable=False),  # the newest version's fetched_at then
+    Column("marked_at", String, nullable=False),
+)

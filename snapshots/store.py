@@ -28,6 +28,7 @@ from snapshots.migrations import Revision
 from snapshots.outbox import Outbox
 from snapshots.schema import meta
 from snapshots.versions import ChangeLog, VersionLog
+from snapshots.seen import SeenLog
 from snapshots.watchlog import WatchLog
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -75,6 +76,7 @@ class Store(Database):
         self.outbox = Outbox(self)
         self.changes = ChangeLog(self)
         self.watches = WatchLog(self)
+        self.seen = SeenLog(self)
 
     @property
     def sqlite(self) -> bool:

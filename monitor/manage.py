@@ -1,0 +1,186 @@
+"""The history page's forms: mark all seen, and (only with [web] token set) track and
+untrack trials, add and remove search watches, mute and unmute.
+
+Every form is a POST from the page's own origin (monitor.guard) carrying the CSRF token of
+its browser (an HMAC of the browser's cookie). Trials and watches are edited in the config
+file, which stays their truth (monitor.tracking); the daemon reads it again before its next
+check (monitor.live). Mutes and seen marks are the store's. Each form answers 303 back to
+the page it came from, with a note of what was done (or why not) shown there once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+import anyio.to_thread
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match, Route
+
+from monitor import mutes, tracking
+from monitor.config import parse_nct
+from monitor.watches import QUERY_KEYS
+from snapshots.errors import MonitorError
+from snapshots.wording import plural
+
+if TYPE_CHECKING:
+    from monitor.web import History
+
+MAX_FORM_BYTES = 64 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+WATCH_FIELDS = {"cond": "query.cond", "term": "query.term"}  # the form's fields, as params
+WATCH_NAME = r"[A-Za-z0-9_-]{1,40}"
+
+
+class Forms:
+    """The CSRF tokens of one page: keyed by [web] token when set (forms stay good across
+    restarts), else by a key of this process."""
+
+    def __init__(self, token: str | None) -> None:
+        self.key = hashlib.sha256(b"ctmonitor csrf " + token.encode()).digest() if token \
+            else secrets.token_bytes(32)
+
+    def csrf(self, browser: str) -> str:
+        return hmac.new(self.key, browser.encode(), hashlib.sha256).hexdigest()
+
+    def valid(self, browser: str, given: str) -> bool:
+        return hmac.compare_digest(self.csrf(browser), given)
+
+
+Action = Callable[["History", dict[str, str], Request], str]
+
+
+def form_route(path: str, action: Action, manage: bool = True) -> Route:
+    """A POST route: the form read and checked, then action (in a worker thread, as pages
+    are drawn) gives the note; a MonitorError is the note of a refusal."""
+
+    async def endpoint(request: Request) -> Response:
+        history: History = request.app.state.history
+        if manage and not history.writable:
+            raise HTTPException(403, "this page is read-only: set [web] token in the config "
+                                "to manage trials from it")
+        form = await read_form(request)
+        browser = request.state.browser
+        if not history.forms.valid(browser, form.get("csrf", "")):
+            raise HTTPException(403, "the form has expired or is not this page's: reload the "
+                                "page and send it again")
+        try:
+            note = await anyio.to_thread.run_sync(action, history, form, request)
+        except MonitorError as exc:
+            note = f"Not done: {exc}"
+        history.noted(browser, note)
+        return RedirectResponse(back_to(form.get("next", "")), 303)
+
+    return Route(path, endpoint, methods=["POST"])
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    if request.headers.get("content-type", "").split(";")[0].strip() != FORM_TYPE:
+        raise HTTPException(415, f"a form is sent as {FORM_TYPE}")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, f"a form is at most {MAX_FORM_BYTES // 1024} KiB")
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {key: values[-1] for key, values in fields.items()}
+
+
+def back_to(target: str) -> str:
+    """Where a form goes back to: a path of this page only (never another site)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def nct_of(request: Request) -> str:
+    nct = parse_nct(request.path_params["nct"])
+    if nct is None:
+        raise MonitorError(f"{request.path_params['nct']!r} is not an NCT id")
+    return nct
+
+
+# -- the actions --------------------------------------------------------------------------------
+def mark_seen(history: History, _form: dict[str, str], request: Request) -> str:
+    through = history.writer().seen.mark_all(request.state.browser)
+    return f"Marked all seen (up to {through})." if through else "Nothing stored yet to mark."
+
+
+def track(history: History, form: dict[str, str], _request: Request) -> str:
+    ids = tracking.pasted_ids(form.get("ids", ""))
+    added, already = tracking.edit_ids(history.settings.path, add=ids)
+    note = f"Now tracking {', '.join(added)}; the next check fetches them." if added else ""
+    if already:
+        note += f" Tracked already: {', '.join(already)}."
+    return note.strip()
+
+
+def untrack(history: History, _form: dict[str, str], request: Request) -> str:
+    nct = nct_of(request)
+    removed, _ = tracking.edit_ids(history.settings.path, remove=[nct])
+    return (f"No longer tracking {nct} (its history stays in the store)." if removed
+            else f"{nct} was not tracked.")
+
+
+def mute(history: History, form: dict[str, str], request: Request) -> str:
+    nct = tracked(history, request)
+    until = mutes.until_day(form.get("until") or None, mutes.today())
+    history.writer().versions.mute([nct], until)
+    return (f"{nct} muted{' until ' + until if until else ''}: still checked and stored, "
+            f"its alerts held back.")
+
+
+def unmute(history: History, _form: dict[str, str], request: Request) -> str:
+    nct = tracked(history, request)
+    released = mutes.unmute(history.writer(), history.settings, [nct])
+    fate = "to be sent" if history.settings.held_alerts == "send" else "dropped"
+    return f"{nct} unmuted; {plural(released, 'held alert')} {fate}."
+
+
+def tracked(history: History, request: Request) -> str:
+    nct = nct_of(request)
+    if nct not in set(history.settings.trial_ids):
+        raise MonitorError(f"{nct} is not tracked")
+    return nct
+
+
+def add_watch(history: History, form: dict[str, str], _request: Request) -> str:
+    name = form.get("name", "").strip()
+    if not re.fullmatch(WATCH_NAME, name):
+        raise MonitorError("a watch's name is 1 to 40 letters, digits, - or _")
+    params = {WATCH_FIELDS[k]: form[k].strip() for k in WATCH_FIELDS if form.get(k, "").strip()}
+    if not params:
+        raise MonitorError("a watch needs a condition or search words")
+    tracking.add_watch(history.settings.path, name, params, form.get("track") == "on")
+    return f"Watch {name} added; its first run, at the next check, is its baseline."
+
+
+def remove_watch(history: History, _form: dict[str, str], request: Request) -> str:
+    name = request.path_params["name"]
+    tracking.remove_watch(history.settings.path, name)
+    return f"Watch {name} removed."
+
+
+ROUTES = [
+    form_route("/seen", mark_seen, manage=False),
+    form_route("/trials", track),
+    form_route("/trials/{nct}/untrack", untrack),
+    form_route("/trials/{nct}/mute", mute),
+    form_route("/trials/{nct}/unmute", unmute),
+    form_route("/watches", add_watch),
+    form_route("/watches/{name}/remove", remove_watch),
+]
+assert set(WATCH_FIELDS.values()) <= set(QUERY_KEYS)
+
+
+def posts(path: str) -> bool:
+    """The paths the page's forms are sent to (the guard lets POST through to these)."""
+    scope = {"type": "http", "path": path, "method": "POST"}
+    return any(route.matches(scope)[0] is Match.FULL for route in ROUTES)
