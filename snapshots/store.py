@@ -27,8 +27,8 @@ from snapshots.locks import ADVISORY_KEY, AdvisoryLocks, FileLocks, Holder, Lock
 from snapshots.migrations import Revision
 from snapshots.outbox import Outbox
 from snapshots.schema import meta
-from snapshots.versions import ChangeLog, VersionLog
 from snapshots.seen import SeenLog
+from snapshots.versions import ChangeLog, VersionLog
 from snapshots.watchlog import WatchLog
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
