@@ -23,6 +23,10 @@ class Live:
         self._stamp = _stamp(settings)
         self._lock = threading.Lock()
 
+    @classmethod
+    def of(cls, settings: Settings | Live) -> Live:
+        return settings if isinstance(settings, Live) else cls(settings)
+
     @property
     def settings(self) -> Settings:
         """The settings of the file as it is (one stat() when it did not change)."""

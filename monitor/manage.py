@@ -1,5 +1,6 @@
-"""The history page's forms: mark all seen, and (only with [web] token set) track and
-untrack trials, add and remove search watches, mute and unmute.
+"""The history page's forms, only with [web] token set (a page without one stays
+read-only): mark all seen, track and untrack trials, add and remove search watches, mute
+and unmute.
 
 Every form is a POST from the page's own origin (monitor.guard) carrying the CSRF token of
 its browser (an HMAC of the browser's cookie). Trials and watches are edited in the config
@@ -57,15 +58,15 @@ class Forms:
 Action = Callable[["History", dict[str, str], Request], str]
 
 
-def form_route(path: str, action: Action, manage: bool = True) -> Route:
+def form_route(path: str, action: Action) -> Route:
     """A POST route: the form read and checked, then action (in a worker thread, as pages
     are drawn) gives the note; a MonitorError is the note of a refusal."""
 
     async def endpoint(request: Request) -> Response:
         history: History = request.app.state.history
-        if manage and not history.writable:
+        if not history.writable:
             raise HTTPException(403, "this page is read-only: set [web] token in the config "
-                                "to manage trials from it")
+                                "to use its forms")
         form = await read_form(request)
         browser = request.state.browser
         if not history.forms.valid(browser, form.get("csrf", "")):
@@ -110,7 +111,8 @@ def nct_of(request: Request) -> str:
 # -- the actions --------------------------------------------------------------------------------
 def mark_seen(history: History, _form: dict[str, str], request: Request) -> str:
     through = history.writer().seen.mark_all(request.state.browser)
-    return f"Marked all seen (up to {through})." if through else "Nothing stored yet to mark."
+    return "Marked all seen: what comes from now on is marked new." if through else \
+        "Nothing stored yet to mark."
 
 
 def track(history: History, form: dict[str, str], _request: Request) -> str:
@@ -169,7 +171,7 @@ def remove_watch(history: History, _form: dict[str, str], request: Request) -> s
 
 
 ROUTES = [
-    form_route("/seen", mark_seen, manage=False),
+    form_route("/seen", mark_seen),
     form_route("/trials", track),
     form_route("/trials/{nct}/untrack", untrack),
     form_route("/trials/{nct}/mute", mute),

@@ -157,7 +157,7 @@ class History:
 
     @property
     def writable(self) -> bool:
-        """Trials, watches and mutes are managed from the page only with [web] token set."""
+        """The page's forms (seen marks, trials, watches, mutes) only with [web] token set."""
         return self.settings.web.token is not None
 
     def writer(self) -> Store:
@@ -237,8 +237,8 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
                               **context), status_code)
 
 
-def seen_through(request: Request) -> str | None:
-    """The time up to which this browser has seen the versions (None: it never marked)."""
+def seen_through(request: Request) -> int | None:
+    """The last version this browser has seen (None: it never marked all seen)."""
     history: History = request.app.state.history
     return history.store.seen.through(request.state.browser)
 
@@ -251,7 +251,7 @@ def overview(request: Request) -> Response:
     rows = history.overview(sort)
     through = seen_through(request)
     fresh = 0 if through is None else sum(
-        1 for r in rows if r.last_change and r.last_change.fetched_at > through)
+        1 for r in rows if r.last_change and r.last_change.id > through)
     if text:
         needle = text.lower()
         rows = [r for r in rows if needle in r.nct_id.lower() or needle in r.title]
@@ -334,7 +334,7 @@ def changes_page(request: Request) -> Response:
     entries = change_entries(history, category, severity, nct_id, CHANGES_PER_PAGE,
                              (page - 1) * CHANGES_PER_PAGE)
     through = seen_through(request)
-    fresh = 0 if through is None else sum(1 for v, _ in entries if v.fetched_at > through)
+    fresh = 0 if through is None else sum(1 for v, _ in entries if v.id > through)
     return render(request, "changes.html.j2", entries=entries, category=category,
                   severity=severity, nct=nct_id, page=page, categories=CATEGORIES,
                   severities=SEVERITIES, more=len(entries) == CHANGES_PER_PAGE,
@@ -454,7 +454,7 @@ async def few_threads(_app: Starlette) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | Live, store: Store) -> ASGIApp:
     """The page's ASGI app over a store opened read-only (its forms open their own)."""
-    live = settings if isinstance(settings, Live) else Live(settings)
+    live = Live.of(settings)
     routes = [*manage.ROUTES,
         Route("/", overview), Route("/changes", changes_page), Route("/feed.atom", feed),
         Route("/status", status), Route("/trials/{nct}", trial_page),
@@ -497,7 +497,8 @@ class Page:
     """The history page served by uvicorn from a thread, over its own read-only store, so
     that the daemon's or serve's main thread keeps the signals and says when to stop."""
 
-    def __init__(self, live: Live) -> None:
+    def __init__(self, settings: Settings | Live) -> None:
+        live = Live.of(settings)
         settings = live.settings
         self.sock = listen(settings.web)
         try:

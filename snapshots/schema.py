@@ -145,6 +145,6 @@ watch_matches = Table(
 seen_marks = Table(  # what each browser of the history page last marked seen
     "seen_marks", metadata,
     Column("viewer", String, primary_key=True),  # a hash of the browser's cookie
-    Column("seen_through", String, nullable=False),  # the newest version's fetched_at then
+    Column("seen_through", Integer, nullable=False),  # the newest version's id then
     Column("marked_at", String, nullable=False),
 )

@@ -1,5 +1,5 @@
-"""What each browser of the history page has seen: "mark all seen" keeps the time of the
-newest stored version, and what was fetched after it is new to that browser. Browsers are
+"""What each browser of the history page has seen: "mark all seen" keeps the id of the
+newest stored version, and what was stored after it is new to that browser. Browsers are
 known by a random cookie, kept here only as a hash."""
 
 from __future__ import annotations
@@ -20,20 +20,20 @@ class SeenLog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def through(self, browser: str) -> str | None:
-        """The time up to which the browser has seen the versions; None if it never marked."""
+    def through(self, browser: str) -> int | None:
+        """The last version the browser has seen; None if it never marked all seen."""
         with self.db.transaction() as conn:
             return conn.execute(select(seen_marks.c.seen_through).where(
                 seen_marks.c.viewer == viewer_of(browser))).scalar()
 
-    def mark_all(self, browser: str) -> str | None:
-        """Every version stored until now seen by the browser; the time it was marked up to."""
+    def mark_all(self, browser: str) -> int | None:
+        """Every version stored until now seen by the browser; the last one."""
         with self.db.transaction() as conn:
-            newest = conn.execute(select(func.max(versions.c.fetched_at))).scalar()
+            newest = conn.execute(select(func.max(versions.c.id))).scalar()
             if newest is None:
                 return None
             viewer = viewer_of(browser)
             conn.execute(delete(seen_marks).where(seen_marks.c.viewer == viewer))
             conn.execute(insert(seen_marks).values(viewer=viewer, seen_through=newest,
                                                    marked_at=utcnow()))
-            return str(newest)
+            return int(newest)

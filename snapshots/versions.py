@@ -70,6 +70,7 @@ class Version:
     registry_version: int | None = None
     registry_date: str | None = None
     lacks: tuple[str, ...] = ()  # sections it could not record (snapshots.internal.filled)
+    id: int = 0  # in the order versions were stored: what is new to a browser (seen)
 
     @property
     def loaded(self) -> bool:
@@ -87,6 +88,7 @@ class LastChange:
     last_update: str | None
     summary: str
     since: dict[str, int] = field(default_factory=dict)  # severity -> events after it
+    id: int = 0  # in the order versions were stored: what is new to a browser (seen)
 
 
 READ_BATCH = 16  # versions read at a time by snapshots()
@@ -356,8 +358,8 @@ class ChangeLog:
         """Each trial's newest version with a material change (none for a trial without
         one), with the events of the versions after it counted by severity. A trial's
         versions are read newest first, and only until its material one."""
-        query = (select(versions.c.nct_id, versions.c.number, versions.c.fetched_at,
-                        versions.c.last_update, versions.c.events)
+        query = (select(versions.c.id, versions.c.nct_id, versions.c.number,
+                        versions.c.fetched_at, versions.c.last_update, versions.c.events)
                  .where(versions.c.events != "[]")
                  .order_by(versions.c.nct_id, versions.c.number.desc()))
         found: dict[str, LastChange] = {}
@@ -374,7 +376,8 @@ class ChangeLog:
                         counts[event.severity] = counts.get(event.severity, 0) + 1
                     continue
                 found[row.nct_id] = LastChange(row.nct_id, row.number, row.fetched_at,
-                                               row.last_update, one_line(material), counts)
+                                               row.last_update, one_line(material), counts,
+                                               row.id)
         return found
 
     def recent(self, limit: int, offset: int = 0, nct_id: str | None = None,
@@ -443,4 +446,4 @@ def _version(row: Any, data: dict[str, Any] | None = None, lacking: tuple[str, .
     return Version(row["nct_id"], row["number"], row["fetched_at"], row["last_update"],
                    row["data_timestamp"], row["hash"], row["status"], json.loads(row["events"]),
                    row["summary"], data, row["source"], row["registry_version"],
-                   row["registry_date"], lacking)
+                   row["registry_date"], lacking, row["id"])

@@ -20,7 +20,10 @@ from typing import Any
 import feedparser
 import pytest
 
-from tests.conftest import free_port, shared
+from monitor.cli import main
+from monitor.config import load
+from tests.conftest import free_port, shared, write_config
+from tests.support.builder import changed, study
 from tests.support.history import HOSTILE, SLIPPING, fill
 from tests.support.registry import FakeRegistry
 
@@ -207,11 +210,11 @@ PAGES = ("/", "/changes", "/changes?severity=minor", f"/trials/{SLIPPING}",
          f"/trials/{SLIPPING}/diff?from=2&to=3", f"/trials/{HOSTILE}")
 
 
-def test_axe_finds_no_serious_or_critical_violation_on_any_page(site: str, browser: Any,
-                                                                 axe: str) -> None:
+def serious_violations(browser: Any, axe: str, base: str, paths: tuple[str, ...]
+                       ) -> dict[str, list[Any]]:
     found = {}
-    for path in PAGES:
-        browser.get(site + path)
+    for path in paths:
+        browser.get(base + path)
         browser.execute_script(axe)  # through the driver: the page itself runs no script
         violations = browser.execute_async_script(
             "const done = arguments[arguments.length - 1];"
@@ -220,20 +223,159 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(site: str, brows
         bad = [v for v in violations if v[1] in ("serious", "critical")]
         if bad:
             found[path] = bad
-    assert found == {}
+    return found
+
+
+def overflowing(browser: Any, base: str, paths: tuple[str, ...]) -> list[str]:
+    """The pages that scroll sideways 320 px wide."""
+    browser.set_window_size(320, 700)
+    try:
+        wide = []
+        for path in paths:
+            browser.get(base + path)
+            if browser.execute_script(
+                    "return document.documentElement.scrollWidth - window.innerWidth") > 0:
+                wide.append(path)
+        return wide
+    finally:
+        browser.set_window_size(1280, 1000)
+
+
+def test_axe_finds_no_serious_or_critical_violation_on_any_page(site: str, browser: Any,
+                                                                 axe: str) -> None:
+    assert serious_violations(browser, axe, site, PAGES) == {}
 
 
 def test_usable_on_a_phone_and_by_keyboard(site: str, browser: Any) -> None:
-    browser.set_window_size(320, 700)
-    try:
-        for path in PAGES:
-            browser.get(site + path)
-            overflow = browser.execute_script(
-                "return document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, path
-    finally:
-        browser.set_window_size(1280, 1000)
+    assert overflowing(browser, site, PAGES) == []
     browser.get(site + "/")
     browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
     focused = browser.switch_to.active_element
     assert focused.text == "Skip to content"
+
+
+# -- managing from the page ([web] token set) --------------------------------------------------
+TOKEN = "s3cret"
+MANAGED = "NCT09000001"
+MANAGED_PAGES = ("/", "/changes", f"/trials/{MANAGED}")
+
+
+@pytest.fixture(scope="module")
+def managed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Any]]:
+    """`ctmonitor serve` with a token, over a store of one checked trial; its address, its
+    config, and a check to run against the registry, kept up."""
+    folder = tmp_path_factory.mktemp("managed")
+    registry = FakeRegistry()
+    registry.start()
+    registry.put(study(MANAGED))
+    registry.put(study("NCT09000002", title="Another built study"))
+    port = free_port()
+    config = write_config(folder, registry.base_url, [MANAGED],
+                          f'# our trials\n[web]\nport = {port}\ntoken = "{TOKEN}"\n'
+                          '[watches.hcc]\n"query.cond" = "hepatocellular carcinoma"\n')
+
+    days = iter(range(12, 28))
+
+    def check(*records: dict[str, Any]) -> None:
+        for record in records:
+            registry.put(record)
+        registry.data_timestamp = f"2026-03-{next(days)}T09:00:05"
+        assert main(["--config", str(config), "check"]) == 0
+
+    check()
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "serve"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert "the history page is at" in proc.stdout.readline()
+    yield f"http://127.0.0.1:{port}", config, check
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0
+    registry.stop()
+    assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+
+
+def signed_in(browser: Any, base: str) -> None:
+    browser.get(f"{base}/?token={TOKEN}")  # the cookie it sets carries the token on
+
+
+def press(browser: Any, button: str) -> str:
+    """Press the button of that text (or CSS selector) and wait for the page it goes to."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    found = (browser.find_element(By.CSS_SELECTOR, button) if button.startswith("button[")
+             else browser.find_element(By.XPATH, f"//button[text()='{button}']"))
+    found.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+    return text(browser)
+
+
+def test_track_a_pasted_url_by_keyboard_alone_mute_and_stop_tracking(
+        managed: tuple[str, Path, Any], browser: Any) -> None:
+    base, config, _check = managed
+    signed_in(browser, base)
+    box = browser.find_element(By.ID, "ids")
+    box.send_keys("https://clinicaltrials.gov/study/NCT09000002?tab=history")
+    box.send_keys(Keys.TAB)
+    browser.switch_to.active_element.send_keys(Keys.ENTER)  # the Track button
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(box))
+    assert "Now tracking NCT09000002; the next check fetches them." in text(browser)
+    assert "NCT09000002" in load(config).trial_ids and "# our trials" in config.read_text()
+    browser.find_element(By.LINK_TEXT, "NCT09000002").click()
+    assert "has no stored versions here" in text(browser)  # not fetched yet
+    browser.get(f"{base}/trials/{MANAGED}")
+    press(browser, "Mute")
+    assert "alerts muted" in text(browser)
+    press(browser, "Unmute")
+    assert "unmuted; 0 held alerts to be sent." in text(browser)
+    press(browser, f"Stop tracking {MANAGED}")
+    assert f"No longer tracking {MANAGED} (its history stays in the store)." in text(browser)
+    assert load(config).trial_ids == ("NCT09000002",)
+    browser.get(f"{base}/")
+    browser.find_element(By.ID, "ids").send_keys(MANAGED)
+    assert f"Now tracking {MANAGED}" in press(browser, "Track")
+    # a form of another page, sent from the browser to this one, is refused
+    browser.get(f"{base}/")
+    browser.execute_script(
+        "document.querySelectorAll('input[name=csrf]').forEach(i => i.value = 'forged')")
+    browser.find_element(By.ID, "ids").send_keys("NCT09000003")
+    press(browser, "Track")
+    assert "the form has expired or is not this page's" in text(browser)
+    assert "NCT09000003" not in load(config).trial_ids
+
+
+def test_add_and_remove_a_watch(managed: tuple[str, Path, Any], browser: Any) -> None:
+    base, config, _check = managed
+    signed_in(browser, base)
+    browser.find_element(By.ID, "watch-name").send_keys("melanoma")
+    browser.find_element(By.ID, "watch-cond").send_keys("melanoma")
+    press(browser, "Add watch")
+    assert "Watch melanoma added" in text(browser)
+    assert [w.name for w in load(config).watches] == ["hcc", "melanoma"]
+    press(browser, "button[aria-label='Remove watch melanoma']")
+    assert [w.name for w in load(config).watches] == ["hcc"]
+
+
+def test_what_is_new_since_this_browser_marked_all_seen(
+        managed: tuple[str, Path, Any], browser: Any) -> None:
+    base, _config, check = managed
+    signed_in(browser, base)
+    press(browser, "Mark all seen")
+    assert "Nothing new since you marked all seen." in text(browser)
+    check(changed(study(MANAGED), "protocolSection.statusModule.overallStatus", "SUSPENDED"))
+    browser.get(f"{base}/")
+    assert browser.title == "(1 new) Tracked trials · ctmonitor"
+    row = browser.find_element(By.CSS_SELECTOR, "tbody tr.new")
+    assert MANAGED in row.text and "new" in row.text
+    browser.get(f"{base}/changes")
+    assert browser.title == "(1 new) Changes · ctmonitor"
+    screenshot(browser, "changes-new.png")
+    press(browser, "Mark all seen")
+    assert browser.title == "Changes · ctmonitor"
+    assert not browser.find_elements(By.CSS_SELECTOR, "li.new")
+
+
+def test_the_forms_pass_axe_and_fit_a_phone(managed: tuple[str, Path, Any], browser: Any,
+                                            axe: str) -> None:
+    base, _config, _check = managed
+    signed_in(browser, base)
+    assert serious_violations(browser, axe, base, MANAGED_PAGES) == {}
+    assert overflowing(browser, base, MANAGED_PAGES) == []
