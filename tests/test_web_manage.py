@@ -95,7 +95,7 @@ def state(config: Path) -> tuple[str, dict[str, str], int]:
     try:
         with store.transaction() as conn:
             marks = conn.execute(select(func.count()).select_from(seen_marks)).scalar()
-        return config.read_text(), store.versions.muted(), marks
+        return config.read_text(), store.versions.muted(), marks or 0
     finally:
         store.close()
 
