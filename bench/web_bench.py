@@ -1,17 +1,22 @@
 """Benchmark the history page: a store of 10,000 trials x 10 versions with real records,
 `ctmonitor serve` in its own process, 20 concurrent clients.
 
-It times the trials overview (/), a trial page and a diff page: each client asks for one
-kind of page over and over (a different trial each time) for REQUESTS_PER_CLIENT requests;
-it prints p50 / p95 / max latency and requests per second per page, then the server's peak
-RSS. Goal (issue 10): p95 <= 150 ms for each page, RSS <= 200 MB.
+It times the trials overview (/), a trial page, /changes and a diff page: each client
+asks for one kind of page over and over (a different trial each time) for
+REQUESTS_PER_CLIENT requests; it prints p50 / p95 / max latency and requests per second per
+page, then the server's peak RSS. The page has its token, so its forms are drawn, and each
+client is a browser that marked all seen before the last versions were stored: the pages
+look its mark up and mark what is new. Goal (issues 10 and 28): p95 <= 150 ms for each
+page, RSS <= 200 MB.
 Usage: python bench/web_bench.py [TRIALS]
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -30,6 +35,7 @@ from bench.fleet import fill_store, nct  # noqa: E402
 VERSIONS = 10
 CLIENTS = 20
 REQUESTS_PER_CLIENT = 50
+TOKEN = "bench-token"
 
 
 def free_port() -> int:
@@ -52,6 +58,8 @@ def run_clients(base: str, paths: list[str]) -> list[float]:
 
     def client(share: list[str]) -> None:
         with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {TOKEN}"
+            session.cookies.update(browsers.pop())
             for path in share:
                 started = time.perf_counter()
                 answer = session.get(base + path, timeout=30)
@@ -60,6 +68,7 @@ def run_clients(base: str, paths: list[str]) -> list[float]:
                 with lock:
                     latencies.append(took)
 
+    browsers = list(BROWSERS)
     threads = [threading.Thread(target=client, args=(paths[i::CLIENTS],))
                for i in range(CLIENTS)]
     for t in threads:
@@ -67,6 +76,25 @@ def run_clients(base: str, paths: list[str]) -> list[float]:
     for t in threads:
         t.join()
     return latencies
+
+
+BROWSERS: list[dict[str, str]] = []  # each client's browser cookie
+
+
+def mark_seen(base: str, store: Path) -> None:
+    """CLIENTS browsers that marked all seen by the page's own form, their marks then moved
+    back to before the last tenth of the versions was stored (so that there is news)."""
+    for _ in range(CLIENTS):
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {TOKEN}"
+            csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', session.get(base + "/").text)
+            assert csrf, "the page has no form"
+            answer = session.post(base + "/seen", data={"csrf": csrf.group(1), "next": "/"},
+                                  headers={"Origin": base}, allow_redirects=False)
+            assert answer.status_code == 303, answer.status_code
+            BROWSERS.append({k: v for k, v in session.cookies.get_dict().items() if v})
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE seen_marks SET seen_through = seen_through * 9 / 10")
 
 
 def main(trials: int) -> None:
@@ -80,7 +108,7 @@ def main(trials: int) -> None:
     ids = ", ".join(f'"{nct(i)}"' for i in range(trials))
     config = folder / "config.toml"
     config.write_text(f'[store]\npath = "data/snapshots.db"\n\n[trials]\nids = [{ids}]\n\n'
-                      f"[web]\nport = {port}\n", encoding="utf-8")
+                      f'[web]\nport = {port}\ntoken = "{TOKEN}"\n', encoding="utf-8")
     server = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config),
                                "serve"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert server.stdout is not None
@@ -91,10 +119,12 @@ def main(trials: int) -> None:
     pages = {
         "/ (overview, 100 of 10,000)": ["/?sort=change"] * count,
         "/trials/NCT… (trial page)": [f"/trials/{nct(i * step % trials)}" for i in range(count)],
+        "/changes (notable, 50 versions)": ["/changes"] * count,
         "/trials/NCT…/diff (v9 -> v10)": [f"/trials/{nct(i * step % trials)}/diff"
                                          for i in range(count)],
     }
     try:
+        mark_seen(base, folder / "data" / "snapshots.db")
         run_clients(base, ["/", f"/trials/{nct(0)}"] * CLIENTS)  # warm up
         print(f"{CLIENTS} concurrent clients, {count} requests per page, "
               f"{os.cpu_count()} cores")

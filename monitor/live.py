@@ -22,7 +22,7 @@ class Live:
         self._settings = settings
         self._stamp = _stamp(settings)
         self._lock = threading.Lock()
-
+        self.generation = 0  # one more at each reload: a cache key
     @classmethod
     def of(cls, settings: Settings | Live) -> Live:
         return settings if isinstance(settings, Live) else cls(settings)
@@ -38,6 +38,7 @@ class Live:
                 self._stamp = stamp
                 try:
                     self._settings = load(self._settings.path)
+                    self.generation += 1
                 except ConfigError as exc:
                     log.error("config not reloaded, the last good one stays in use: %s", exc)
                 else:

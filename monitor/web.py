@@ -13,11 +13,12 @@ import math
 import re
 import socket
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,8 @@ CHANGES_PER_PAGE = 50
 FEED_ENTRIES = 50
 LONG_TEXT = 80  # characters: a longer text is compared word by word
 CHART_CACHE = 256  # charts and outcome histories kept, the least recently made go first
+PAGES_KEPT = 64  # pages drawn for every browser (kept)
+TODAY_SECONDS = 1.0  # the registry's day is read again after this long
 WORKER_THREADS = 4
 NOTES_KEPT = 1000  # browsers with a form's note not yet shown
 STOP_SECONDS = 5  # open requests get this long to finish when the page stops
@@ -149,11 +152,19 @@ class History:
         self._writer: Store | None = None
         self._writer_lock = threading.Lock()
         self._overview: tuple[Any, dict[str, list[OverviewRow]]] | None = None
-        self._drawn: OrderedDict[tuple[str, int], tuple[Any, list[Track]]] = OrderedDict()
+        self._drawn: OrderedDict[tuple[str, int], Drawn] = OrderedDict()
+        self._today: tuple[float, date | None] | None = None
+        self.pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
 
     @property
     def settings(self) -> Settings:
         return self.live.settings
+
+    @property
+    def generation(self) -> int:
+        """How many times the config was read again, after reading it again if it changed."""
+        self.live.settings  # noqa: B018 (the read is what is wanted)
+        return self.live.generation
 
     @property
     def writable(self) -> bool:
@@ -200,22 +211,51 @@ class History:
             raise HTTPException(404, f"{nct_id} has no stored versions here")
         return found[0]
 
-    def drawn(self, trial: Trial) -> tuple[Any, list[Track]]:
-        """The trial's key-dates chart and its primary outcomes through the versions, from
-        one read of their status and outcome modules, kept until the trial's next version
-        (pages render in several threads: an entry may go at any time, so the one made
-        here is returned)."""
+    def drawn(self, trial: Trial) -> Drawn:
+        """The trial's versions, its key-dates chart (and its SVG) and its primary outcomes
+        through the versions, from one read of their status and outcome modules, kept until
+        the trial's next version (pages render in several threads: an entry may go at any
+        time, so the one made here is returned)."""
         key = (trial.nct_id, trial.latest_version)
         made = self._drawn.get(key)
         if made is None:
             rows = self.store.versions.modules(trial.nct_id, ("statusModule", "outcomesModule"))
-            made = self._drawn[key] = (
-                chart([(v, m["statusModule"]) for v, m in rows]),
+            dates = chart([(v, m["statusModule"]) for v, m in rows])
+            made = self._drawn[key] = Drawn(
+                [v for v, _ in rows], dates,
+                None if dates.empty else markup(drawn("chart.svg.j2", chart=dates, trial=trial)),
                 primary_history((v.number, version_date(v), {"protocolSection": m})
                                 for v, m in rows))
             while len(self._drawn) > CHART_CACHE:
                 self._drawn.popitem(last=False)
         return made
+
+    def keep(self, key: tuple[Any, ...], body: bytes) -> None:
+        """A page drawn for every browser (kept), the least recently drawn going first."""
+        self.pages[key] = body
+        while len(self.pages) > PAGES_KEPT:
+            self.pages.popitem(last=False)
+
+    def today(self) -> date | None:
+        """The registry's day at the last check, read again at most once a second."""
+        now = time.monotonic()
+        if self._today is None or now - self._today[0] >= TODAY_SECONDS:
+            self._today = (now, today_of(self.store))
+        return self._today[1]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    versions: list[Version]  # oldest first, without snapshots
+    chart: Any
+    svg: Any  # the chart's markup, or None without dates
+    outcomes: list[Track]
+
+
+def markup(text: str) -> Any:
+    from markupsafe import Markup
+
+    return Markup(text)
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -226,11 +266,13 @@ def drawn(name: str, **context: Any) -> str:
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A page, with what its forms need: the browser's CSRF token, the note of its last form,
-    and whether trials may be managed here."""
+    """A page, with what its forms need: the browser's CSRF token (a slot for it in a page
+    drawn for every browser: kept), the note of its last form, and whether trials may be
+    managed here."""
     history: History = request.app.state.history
     browser = getattr(request.state, "browser", "")
-    return HTMLResponse(drawn(name, request=request, csrf=history.forms.csrf(browser),
+    csrf = CSRF_SLOT if getattr(request.state, "kept", False) else history.forms.csrf(browser)
+    return HTMLResponse(drawn(name, request=request, csrf=csrf,
                               note=history.note_for(browser), writable=history.writable,
                               here=request.url.path + (f"?{request.url.query}"
                                                        if request.url.query else ""),
@@ -238,11 +280,47 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 
 def seen_through(request: Request) -> int | None:
-    """The last version this browser has seen (None: it never marked all seen)."""
+    """The last version this browser has seen (None: it never marked all seen, or the page
+    has no forms); read once a request."""
     history: History = request.app.state.history
-    return history.store.seen.through(request.state.browser)
+    if not hasattr(request.state, "through"):
+        request.state.through = (history.store.seen.through(request.state.browser)
+                                 if history.writable else None)
+    return request.state.through  # type: ignore[no-any-return]
 
 
+CSRF_SLOT = "0" * 64  # where a kept page takes each browser's CSRF token (a hex HMAC's size)
+
+
+def kept(route: Callable[[Request], Response]) -> Callable[[Request], Response]:
+    """A page drawn once for every browser that has seen as much, until the store changes
+    (a version, a check, a mute), the config is read again or the minute turns (its times
+    say "3 minutes ago"); each browser's CSRF token goes into its copy. A browser with a
+    form's note waiting gets a page of its own."""
+
+    @functools.wraps(route)
+    def page(request: Request) -> Response:
+        history: History = request.app.state.history
+        browser = request.state.browser
+        if browser in history.notes:
+            return route(request)
+        key = (request.url.path, request.url.query, history.store.changes.stamp(),
+               history.generation, seen_through(request), int(time.time() // 60))
+        body = history.pages.get(key)
+        if body is None:
+            request.state.kept = True
+            answer = route(request)
+            if answer.status_code != 200:
+                return answer
+            body = bytes(answer.body)
+            history.keep(key, body)
+        csrf = history.forms.csrf(browser).encode() if history.writable else CSRF_SLOT.encode()
+        return HTMLResponse(body.replace(CSRF_SLOT.encode(), csrf))
+
+    return page
+
+
+@kept
 def overview(request: Request) -> Response:
     history: History = request.app.state.history
     query = request.query_params
@@ -260,7 +338,7 @@ def overview(request: Request) -> Response:
     watches = views.watch_rows(history.settings.watches, history.store.watches.states())
     return render(request, "overview.html.j2", rows=shown, total=len(rows), q=text, sort=sort,
                   page=page, pages=pages, date_of=version_date, watches=watches,
-                  today=today_of(history.store), through=through, fresh=fresh)
+                  today=history.today(), through=through, fresh=fresh)
 
 
 def _by_last_change(row: OverviewRow) -> tuple[int, str]:
@@ -279,20 +357,21 @@ SORT_KEYS: dict[str, Any] = {
 }
 
 
+@kept
 def trial_page(request: Request) -> Response:
     history: History = request.app.state.history
     nct_id = nct_param(request.path_params["nct"])
     trial = history.trial(nct_id)
-    versions = history.store.versions.history(nct_id)
-    timeline = [(v, grouped([from_dict(e) for e in v.events])) for v in reversed(versions)]
-    dates, outcomes = history.drawn(trial)
-    return render(request, "trial.html.j2", trial=trial, chart=dates, outcomes=outcomes,
-                  timeline=timeline,
-                  numbers=[v.number for v in versions],
+    made = history.drawn(trial)
+    timeline = [(v, grouped([from_dict(e) for e in v.events])) for v in reversed(made.versions)]
+    return render(request, "trial.html.j2", trial=trial, chart=made.chart, chart_svg=made.svg,
+                  outcomes=made.outcomes, timeline=timeline,
+                  numbers=[v.number for v in made.versions],
                   registry_url=trial_url(nct_id), registry_history=history_url(nct_id),
-                  date_of=version_date, today=today_of(history.store))
+                  date_of=version_date, today=history.today())
 
 
+@kept
 def diff_page(request: Request) -> Response:
     history: History = request.app.state.history
     nct_id = nct_param(request.path_params["nct"])
@@ -324,6 +403,7 @@ def compared(store: Store, nct_id: str, a: int, b: int
     return old, new, events
 
 
+@kept
 def changes_page(request: Request) -> Response:
     history: History = request.app.state.history
     query = request.query_params

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from snapshots.database import MAX_IN, Database, chunks, utcnow
@@ -132,10 +133,12 @@ class VersionLog:
         with self.db.transaction() as conn:
             conn.execute(update(trials).where(trials.c.nct_id.in_(ids))
                          .values(muted_until=until))
+            _muted_again(conn)
 
     def unmute(self, ids: list[str], conn: Connection | None = None) -> None:
         with self.db.joined(conn) as c:
             c.execute(update(trials).where(trials.c.nct_id.in_(ids)).values(muted_until=None))
+            _muted_again(c)
 
     def muted(self) -> dict[str, str]:
         """Every muted trial with the day its mute ends ("" none)."""
@@ -395,10 +398,21 @@ class ChangeLog:
             return [_version(r._mapping) for r in rows]
 
     def stamp(self) -> tuple[Any, ...]:
-        """Changes whenever a version is stored or a check is recorded: a cache key."""
+        """Changes whenever a version is stored, a check is recorded or a trial is muted or
+        unmuted: a cache key, in one query."""
         with self.db.transaction() as conn:
-            return (conn.execute(select(func.max(versions.c.id))).scalar(),
-                    conn.execute(select(func.max(checks.c.id))).scalar())
+            return tuple(conn.execute(select(
+                select(func.max(versions.c.id)).scalar_subquery(),
+                select(func.max(checks.c.id)).scalar_subquery(),
+                select(meta.c.value).where(meta.c.key == MUTED_KEY).scalar_subquery())).one())
+
+
+MUTED_KEY = "trials.muted_at"  # when a trial was last muted or unmuted (ChangeLog.stamp)
+
+
+def _muted_again(conn: Connection) -> None:
+    conn.execute(delete(meta).where(meta.c.key == MUTED_KEY))
+    conn.execute(insert(meta).values(key=MUTED_KEY, value=f"{utcnow()} {secrets.token_hex(4)}"))
 
 
 def _stored(snapshot: Snapshot) -> dict[str, Any]:

@@ -167,6 +167,7 @@ def test_untrack_a_trial_a_channel_routes_is_refused_whole(
 def test_untrack_mute_unmute_and_watches_from_the_page(config: Path, client: TestClient) -> None:
     assert post(client, f"/trials/{A}/mute", {"until": ""}).status_code == 303
     assert state(config)[1] == {A: ""}
+    assert '<span class="muted badge">muted</span>' in client.get("/").text  # not a kept page
     post(client, f"/trials/{A}/mute", {"until": "2026-01-01"})  # in the past: refused
     assert "Not done: --until 2026-01-01: that day is not after today" in client.get("/").text
     assert "alerts muted" in client.get(f"/trials/{A}").text
@@ -260,3 +261,18 @@ def test_mark_all_seen_marks_what_came_after_as_new_per_browser(
         assert "new</span>" not in second.get("/").text  # another browser never marked
         post(first, "/seen")
         assert "new</span>" not in first.get("/").text
+
+
+def test_a_page_drawn_once_carries_each_browsers_own_csrf_token(
+        config: Path, client: TestClient) -> None:
+    first = csrf_of(client)
+    assert csrf_of(client) == first  # the same browser, the same page kept
+    client.cookies.clear()  # another browser: the page is the same, its token its own
+    second = csrf_of(client)
+    assert second != first
+    answer = client.post("/seen", data={"csrf": second, "next": "/"},
+                         headers={"Origin": ORIGIN}, follow_redirects=False)
+    assert answer.status_code == 303
+    answer = client.post("/seen", data={"csrf": first, "next": "/"},
+                         headers={"Origin": ORIGIN}, follow_redirects=False)
+    assert answer.status_code == 403  # the first browser's token is not this one's
