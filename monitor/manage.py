@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
@@ -27,32 +29,63 @@ from starlette.routing import Match, Route
 
 from monitor import mutes, tracking
 from monitor.config import parse_nct
+from monitor.live import Live
 from monitor.watches import QUERY_KEYS
 from snapshots.errors import MonitorError
+from snapshots.store import Store
 from snapshots.wording import plural
 
 if TYPE_CHECKING:
     from monitor.web import History
 
 MAX_FORM_BYTES = 64 * 1024
+NOTES_KEPT = 1000  # browsers with a form's note not yet shown
 FORM_TYPE = "application/x-www-form-urlencoded"
 WATCH_FIELDS = {"cond": "query.cond", "term": "query.term"}  # the form's fields, as params
 WATCH_NAME = r"[A-Za-z0-9_-]{1,40}"
 
 
 class Forms:
-    """The CSRF tokens of one page: keyed by [web] token when set (forms stay good across
-    restarts), else by a key of this process."""
+    """What one page's forms need: their CSRF tokens (keyed by [web] token when set, so that
+    forms stay good across restarts; else by a key of this process), the note each browser
+    is shown once, and a store to write (opened at the first form that needs it)."""
 
-    def __init__(self, token: str | None) -> None:
+    def __init__(self, live: Live) -> None:
+        token = live.settings.web.token
         self.key = hashlib.sha256(b"ctmonitor csrf " + token.encode()).digest() if token \
             else secrets.token_bytes(32)
+        self.live = live
+        self.notes: OrderedDict[str, str] = OrderedDict()
+        self._writer: Store | None = None
+        self._lock = threading.Lock()
 
     def csrf(self, browser: str) -> str:
         return hmac.new(self.key, browser.encode(), hashlib.sha256).hexdigest()
 
     def valid(self, browser: str, given: str) -> bool:
         return hmac.compare_digest(self.csrf(browser), given)
+
+    def writer(self) -> Store:
+        with self._lock:
+            if self._writer is None:
+                self._writer = Store.open(self.live.settings.store)
+            return self._writer
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def has_note(self, browser: str) -> bool:
+        return browser in self.notes
+
+    def note_for(self, browser: str) -> str | None:
+        """The note of the browser's last form, shown once."""
+        return self.notes.pop(browser, None)
+
+    def noted(self, browser: str, note: str) -> None:
+        self.notes[browser] = note
+        while len(self.notes) > NOTES_KEPT:
+            self.notes.popitem(last=False)
 
 
 Action = Callable[["History", dict[str, str], Request], str]
@@ -76,7 +109,7 @@ def form_route(path: str, action: Action) -> Route:
             note = await anyio.to_thread.run_sync(action, history, form, request)
         except MonitorError as exc:
             note = f"Not done: {exc}"
-        history.noted(browser, note)
+        history.forms.noted(browser, note)
         return RedirectResponse(back_to(form.get("next", "")), 303)
 
     return Route(path, endpoint, methods=["POST"])
@@ -110,7 +143,7 @@ def nct_of(request: Request) -> str:
 
 # -- the actions --------------------------------------------------------------------------------
 def mark_seen(history: History, _form: dict[str, str], request: Request) -> str:
-    through = history.writer().seen.mark_all(request.state.browser)
+    through = history.forms.writer().seen.mark_all(request.state.browser)
     return "Marked all seen: what comes from now on is marked new." if through else \
         "Nothing stored yet to mark."
 
@@ -134,14 +167,14 @@ def untrack(history: History, _form: dict[str, str], request: Request) -> str:
 def mute(history: History, form: dict[str, str], request: Request) -> str:
     nct = tracked(history, request)
     until = mutes.until_day(form.get("until") or None, mutes.today())
-    history.writer().versions.mute([nct], until)
+    history.forms.writer().versions.mute([nct], until)
     return (f"{nct} muted{' until ' + until if until else ''}: still checked and stored, "
             f"its alerts held back.")
 
 
 def unmute(history: History, _form: dict[str, str], request: Request) -> str:
     nct = tracked(history, request)
-    released = mutes.unmute(history.writer(), history.settings, [nct])
+    released = mutes.unmute(history.forms.writer(), history.settings, [nct])
     fate = "to be sent" if history.settings.held_alerts == "send" else "dropped"
     return f"{nct} unmuted; {plural(released, 'held alert')} {fate}."
 

@@ -66,7 +66,6 @@ CHART_CACHE = 256  # charts and outcome histories kept, the least recently made 
 PAGES_KEPT = 64  # pages drawn for every browser (kept)
 TODAY_SECONDS = 1.0  # the registry's day is read again after this long
 WORKER_THREADS = 4
-NOTES_KEPT = 1000  # browsers with a form's note not yet shown
 STOP_SECONDS = 5  # open requests get this long to finish when the page stops
 SORTS = ("change", "status", "nct")
 HERE = Path(__file__).resolve().parent
@@ -141,16 +140,12 @@ class BadRequest(HTTPException):
 
 class History:
     """What the pages read from the store, with the small caches that keep them quick; the
-    config as it stands (monitor.live), and what the forms need: their CSRF keys, the note
-    each browser is shown once, and a store to write (opened at the first form)."""
+    config as it stands (monitor.live); what the forms need (manage.Forms)."""
 
     def __init__(self, live: Live, store: Store) -> None:
         self.live = live
         self.store = store
-        self.forms = manage.Forms(live.settings.web.token)
-        self.notes: OrderedDict[str, str] = OrderedDict()
-        self._writer: Store | None = None
-        self._writer_lock = threading.Lock()
+        self.forms = manage.Forms(live)
         self._overview: tuple[Any, dict[str, list[OverviewRow]]] | None = None
         self._drawn: OrderedDict[tuple[str, int], Drawn] = OrderedDict()
         self._today: tuple[float, date | None] | None = None
@@ -170,25 +165,6 @@ class History:
     def writable(self) -> bool:
         """The page's forms (seen marks, trials, watches, mutes) only with [web] token set."""
         return self.settings.web.token is not None
-
-    def writer(self) -> Store:
-        with self._writer_lock:
-            if self._writer is None:
-                self._writer = Store.open(self.settings.store)
-            return self._writer
-
-    def note_for(self, browser: str) -> str | None:
-        """The note of the browser's last form, shown once."""
-        return self.notes.pop(browser, None)
-
-    def noted(self, browser: str, note: str) -> None:
-        self.notes[browser] = note
-        while len(self.notes) > NOTES_KEPT:
-            self.notes.popitem(last=False)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
 
     def overview(self, sort: str) -> list[OverviewRow]:
         """Every tracked trial with its last material change, in the order asked for;
@@ -273,7 +249,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     browser = getattr(request.state, "browser", "")
     csrf = CSRF_SLOT if getattr(request.state, "kept", False) else history.forms.csrf(browser)
     return HTMLResponse(drawn(name, request=request, csrf=csrf,
-                              note=history.note_for(browser), writable=history.writable,
+                              note=history.forms.note_for(browser), writable=history.writable,
                               here=request.url.path + (f"?{request.url.query}"
                                                        if request.url.query else ""),
                               **context), status_code)
@@ -302,7 +278,7 @@ def kept(route: Callable[[Request], Response]) -> Callable[[Request], Response]:
     def page(request: Request) -> Response:
         history: History = request.app.state.history
         browser = request.state.browser
-        if browser in history.notes:
+        if history.forms.has_note(browser):
             return route(request)
         key = (request.url.path, request.url.query, history.store.changes.stamp(),
                history.generation, seen_through(request), int(time.time() // 60))
@@ -529,7 +505,7 @@ async def few_threads(_app: Starlette) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        _app.state.history.close()
+        _app.state.history.forms.close()
 
 
 def create_app(settings: Settings | Live, store: Store) -> ASGIApp:
