@@ -6,6 +6,7 @@ it again (monitor.live) never reads half of one."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -55,7 +56,14 @@ def pasted_ids(text: str) -> list[str]:
 
 def edit(path: Path, change: Callable[[Any], T]) -> T:
     """Apply change to the file's TOML document; the file is replaced only when the edited
-    config loads (else its ConfigError, and the file as it was)."""
+    config loads (else its ConfigError, and the file as it was). Edits take turns (a lock
+    file beside it), so that two at once both land."""
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return _edit(path, change)
+
+
+def _edit(path: Path, change: Callable[[Any], T]) -> T:
     import tomlkit  # loaded only to edit the file
     from tomlkit.exceptions import TOMLKitError
 

@@ -81,8 +81,30 @@ def templates() -> Environment:
                       autoescape=select_autoescape(["html", "j2", "xml"]),
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters.update(status=lambda v: enum_text(v) if v else "-", show=show, results=reading,
-                       deadline=deadline_text, when=when, since=since_text)
+                       deadline=deadline_text, when=when, since=since_text, event=event_item)
     return env
+
+
+def event_item(event: ChangeEvent, parts: list[ChangeEvent], category: bool = False) -> Any:
+    """One change event as a list item: its severity (and category), its summary, the
+    events it stands for as a line that opens, its results' reading (a filter, not a macro:
+    /changes draws 150 of them)."""
+    from markupsafe import Markup, escape
+
+    sev = escape(event.severity)
+    head = f'<li class="{sev}"><span class="sev">{sev}</span>'
+    if category:
+        head += f' <span class="cat">{escape(event.category)}</span>'
+    summary = escape(event.summary)
+    if parts:
+        folded = "".join(f"<li>{escape(p.summary)}</li>" for p in parts)
+        summary = Markup(f'<details class="fold"><summary>{summary}</summary><ul>{folded}'
+                         "</ul></details>")
+    results = ""
+    if event.results:
+        lines = "".join(f"<li>{escape(line)}</li>" for line in reading(event.results))
+        results = f'<ul class="results">{lines}</ul>'
+    return Markup(f"{head}\n  {summary}\n  {results}</li>")
 
 
 def when(stamp: Any, never: str = "never") -> Any:

@@ -276,3 +276,19 @@ def test_a_page_drawn_once_carries_each_browsers_own_csrf_token(
     answer = client.post("/seen", data={"csrf": first, "next": "/"},
                          headers={"Origin": ORIGIN}, follow_redirects=False)
     assert answer.status_code == 403  # the first browser's token is not this one's
+
+
+def test_edits_at_once_all_land(config: Path) -> None:
+    """Two forms (or a form and `track`) at once: each edit takes its turn."""
+    import threading
+
+    from monitor.tracking import edit_ids
+
+    ids = [f"NCT0910000{i}" for i in range(8)]
+    threads = [threading.Thread(target=edit_ids, args=(config,), kwargs={"add": [i]})
+               for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(load(config).trial_ids) == {A, *ids}
