@@ -86,8 +86,7 @@ class Guard:
         origin = headers.get(b"origin", b"").decode("latin-1")
         if origin and origin != "null":
             host = headers.get(b"host", b"").decode("latin-1")
-            here = f"{'https' if self.https else 'http'}://{host}"
-            return origin in (here, self.origin)
+            return origin in (f"http://{host}", f"https://{host}", self.origin)
         return headers.get(b"sec-fetch-site") == b"same-origin"
 
     def matches(self, given: bytes | None) -> bool:

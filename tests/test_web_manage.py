@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 from monitor.cli import main
 from monitor.config import load
 from monitor.tracking import pasted_ids
+from monitor.web import create_app
 from snapshots.errors import ConfigError
 from snapshots.schema import seen_marks
 from snapshots.store import Store
@@ -292,3 +293,17 @@ def test_edits_at_once_all_land(config: Path) -> None:
     for thread in threads:
         thread.join()
     assert set(load(config).trial_ids) == {A, *ids}
+
+
+def test_behind_a_proxy_the_base_urls_origin_is_the_pages(
+        tmp_path: Path, registry: FakeRegistry) -> None:
+    config = page_config(tmp_path, registry, extra='base_url = "https://trials.example.org"\n')
+    settings = load(config)
+    store = Store.open_readonly(settings.store)
+    # over https, as the proxy is: the browser's cookie is Secure
+    with TestClient(create_app(settings, store), base_url="https://testserver") as client:
+        client.headers["Authorization"] = f"Bearer {TOKEN}"
+        assert post(client, "/seen", origin="https://trials.example.org").status_code == 303
+        assert post(client, "/seen", origin="https://trials.example.org.evil.example"
+                    ).status_code == 403
+    store.close()
