@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from monitor.cli import main
+from monitor.config import load
 from snapshots.deadlines import in_review
 from snapshots.diff import diff
 from snapshots.normalise import normalise
@@ -140,11 +141,11 @@ def test_results_under_review_are_never_overdue_and_are_again_once_returned(
 
 
 def test_a_store_from_before_the_review_cycle_learns_it_without_an_alert(
-        config: Path, registry: FakeRegistry, sink: HttpSink, tmp_path: Path) -> None:
+        config: Path, registry: FakeRegistry, sink: HttpSink) -> None:
     """The versions an older ctmonitor stored lack the cycle the record had all along: the
     first check after `store migrate` stores it silently; its next step is an alert."""
     check_on(config, registry, "2026-11-01")  # stored without a cycle, as the old code did
-    store_url = f"sqlite:///{tmp_path / 'data' / 'snapshots.db'}"
+    store_url = load(config).store
     alembic(store_url, ("downgrade", "0007"))
     assert main(["--config", str(config), "store", "migrate"]) == 0
     registry.put(tracked(act(), submission("2026-11-20")))
