@@ -322,9 +322,7 @@ class VersionLog:
                                 .order_by(versions.c.number))
             found = []
             for row in rows:
-                canonical = zlib.decompress(row.snapshot)
-                found.append((self._version(row._mapping),
-                              {n: protocol_module(canonical, n) for n in names}))
+                found.append((self._version(row._mapping), _modules(row.snapshot, names)))
             return found
 
     def snapshots(self, nct_id: str) -> Iterator[Version]:
@@ -439,6 +437,41 @@ def _derived(snapshot: Snapshot) -> dict[str, Any]:
 
 def _day(day: date | None) -> str | None:
     return day.isoformat() if day else None
+
+
+RESULTS_KEY = b'"resultsSection":'
+PART_BYTES = 16384  # decompressed a piece at a time
+
+
+def _modules(blob: bytes, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Protocol modules of a stored snapshot, decompressed only as far as they go. The part
+    is a prefix of the whole: a module found in it and read whole is the module; one not
+    in it, or cut short (a record's own keys can mimic the layout), is read from the whole."""
+    part = _protocol_part(blob)
+    if all(f'"{n}":'.encode() in part for n in names):
+        try:
+            return {n: protocol_module(part, n) for n in names}
+        except ValueError:
+            pass
+    canonical = zlib.decompress(blob)
+    return {n: protocol_module(canonical, n) for n in names}
+
+
+def _protocol_part(blob: bytes) -> bytes:
+    """A stored snapshot decompressed as far as its protocol section: canonical JSON sorts
+    its keys, so resultsSection (the bulk of a record with results, up to ~1 MB) comes
+    last, and "resultsSection": is found where it is a key (in a string its quotes are
+    escaped). The part ends there: a JSON document cut short, its protocol modules whole."""
+    unpack = zlib.decompressobj()
+    part = unpack.decompress(blob, PART_BYTES)
+    searched = 0
+    while part.find(RESULTS_KEY, searched) < 0 and not unpack.eof:
+        searched = max(0, len(part) - len(RESULTS_KEY))
+        more = unpack.decompress(unpack.unconsumed_tail, PART_BYTES)
+        if not more:
+            break
+        part += more
+    return part
 
 
 def _data(blob: bytes) -> dict[str, Any]:

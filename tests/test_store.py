@@ -144,3 +144,37 @@ def test_a_truncated_store_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="the file is truncated"):
         Store.open(sqlite_url(path))
     assert path.read_bytes() == data[: len(data) // 2]
+
+
+def test_protocol_modules_are_read_from_as_much_of_a_snapshot_as_they_need(
+        store: Store) -> None:
+    """modules() decompresses a snapshot only up to its results (the bulk of a record with
+    results); a record whose own keys mimic that layout is read from the whole."""
+    import random
+
+    from tests.support.builder import changed
+
+    words = random.Random(7)
+
+    def text(count: int) -> str:  # hardly compressible: a piece of zlib's output each
+        return " ".join(str(words.random()) for _ in range(count))
+
+    results = {"outcomeMeasuresModule": {"outcomeMeasures": [{"title": text(40)}
+                                                             for _ in range(2000)]}}
+    built = study("NCT01000001", status="COMPLETED")
+    mimic = {"resultsSection": {"a": 1}}
+    records = [
+        {**built, "resultsSection": results},  # 1 MB of results after the protocol section
+        # a key that looks like the cut, then 100 kB before statusModule: not in the part
+        changed(changed(built, "protocolSection.descriptionModule", mimic),
+                "protocolSection.eligibilityModule.eligibilityCriteria", text(5000)),
+        # the same inside statusModule, then 100 kB of it: the part cuts it short
+        changed(changed(built, "protocolSection.statusModule.expandedAccessInfo", mimic),
+                "protocolSection.statusModule.whyStopped", text(5000)),
+    ]
+    for record in records:
+        add(store, record)
+    read = store.versions.modules("NCT01000001", ("statusModule", "outcomesModule"))
+    for (_version, modules), record in zip(read, records, strict=True):
+        assert modules == {name: record["protocolSection"][name]
+                           for name in ("statusModule", "outcomesModule")}
