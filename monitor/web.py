@@ -291,7 +291,8 @@ CSRF_SLOT = "0" * 64  # where a kept page takes each browser's CSRF token (a hex
 
 
 def kept(route: Callable[[Request], Response]) -> Callable[[Request], Response]:
-    """A page drawn once for every browser that has seen as much, until the store changes
+    """A page drawn once for every browser that has seen as much (the overview, /changes, a
+    trial page: what many open each morning; a diff is quick to draw), until the store changes
     (a version, a check, a mute), the config is read again or the minute turns (its times
     say "3 minutes ago"); each browser's CSRF token goes into its copy. A browser with a
     form's note waiting gets a page of its own."""
@@ -369,7 +370,6 @@ def trial_page(request: Request) -> Response:
                   date_of=version_date, today=history.today())
 
 
-@kept
 def diff_page(request: Request) -> Response:
     history: History = request.app.state.history
     nct_id = nct_param(request.path_params["nct"])
