@@ -269,9 +269,11 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     managed here."""
     history: History = request.app.state.history
     browser = getattr(request.state, "browser", "")
-    csrf = CSRF_SLOT if getattr(request.state, "kept", False) else history.forms.csrf(browser)
-    return HTMLResponse(drawn(name, request=request, csrf=csrf,
-                              note=history.forms.note_for(browser), writable=history.writable,
+    every = getattr(request.state, "kept", False)  # drawn for every browser: none's note
+    csrf = CSRF_SLOT if every else history.forms.csrf(browser)
+    note = None if every else history.forms.note_for(browser)
+    return HTMLResponse(drawn(name, request=request, csrf=csrf, note=note,
+                              writable=history.writable,
                               here=request.url.path + (f"?{request.url.query}"
                                                        if request.url.query else ""),
                               **context), status_code)
