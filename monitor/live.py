@@ -1,8 +1,8 @@
 """The config as it stands now: the daemon and its page read the file again when it was
 replaced or changed (by `track`, `untrack`, the page's forms or an editor), so tracked
 trials, watches, channels and routes apply from the next check without a restart. The
-schedule, [web] and the store are read when the daemon starts. A file that no longer loads leaves the
-last good settings in use, and says why once in the log."""
+schedule, [web] and the store are read when the daemon starts. A file that no longer loads
+leaves the last good settings in use, and says why once in the log."""
 
 from __future__ import annotations
 
