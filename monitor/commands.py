@@ -24,7 +24,7 @@ from monitor.result import CheckResult
 from monitor.results_due import today_of
 from monitor.runner import connect, run_check
 from monitor.scheduler import run_daemon
-from monitor.tracking import edit_ids, parse_ids
+from monitor.tracking import edit_ids, parse_ids, tracked_ids
 from notifiers import Environment, build_notifiers
 from notifiers.courier import attempt
 from notifiers.sample import sample_payload
@@ -215,14 +215,6 @@ def unmute(args: argparse.Namespace) -> int:
             else "dropped ([alerts] held_alerts = \"drop\")")
     out(f"{', '.join(ids)}: unmuted; {plural(released, 'held alert')} {fate}")
     return ExitStatus.OK
-
-
-def tracked_ids(settings: config.Settings, words: list[str]) -> list[str]:
-    ids = parse_ids(words)
-    untracked = [i for i in ids if i not in set(settings.trial_ids)]
-    if untracked:
-        raise MonitorError(f"{', '.join(untracked)}: not tracked (`ctmonitor track` adds)")
-    return ids
 
 
 def export(args: argparse.Namespace) -> int:

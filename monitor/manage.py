@@ -28,7 +28,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match, Route
 
 from monitor import mutes, tracking
-from monitor.config import parse_nct
 from monitor.live import Live
 from monitor.watches import QUERY_KEYS
 from snapshots.errors import MonitorError
@@ -135,10 +134,7 @@ def back_to(target: str) -> str:
 
 
 def nct_of(request: Request) -> str:
-    nct = parse_nct(request.path_params["nct"])
-    if nct is None:
-        raise MonitorError(f"{request.path_params['nct']!r} is not an NCT id")
-    return nct
+    return tracking.parse_ids([request.path_params["nct"]])[0]
 
 
 # -- the actions --------------------------------------------------------------------------------
@@ -180,10 +176,7 @@ def unmute(history: History, _form: dict[str, str], request: Request) -> str:
 
 
 def tracked(history: History, request: Request) -> str:
-    nct = nct_of(request)
-    if nct not in set(history.settings.trial_ids):
-        raise MonitorError(f"{nct} is not tracked")
-    return nct
+    return tracking.tracked_ids(history.settings, [request.path_params["nct"]])[0]
 
 
 def add_watch(history: History, form: dict[str, str], _request: Request) -> str:

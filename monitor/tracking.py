@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from monitor.config import load, parse_nct, read_text
-from snapshots.errors import ConfigError
+from monitor.config import Settings, load, parse_nct, read_text
+from snapshots.errors import ConfigError, MonitorError
 
 T = TypeVar("T")
 STUDY_URL = re.compile(r"^https?://(?:www\.)?(?:classic\.)?clinicaltrials\.gov/"
@@ -32,6 +32,15 @@ def parse_ids(values: list[str]) -> list[str]:
         if nct is None:
             raise ConfigError(f"{value!r} is not an NCT id (expected NCT followed by 8 digits)")
         ids.append(nct)
+    return ids
+
+
+def tracked_ids(settings: Settings, words: list[str]) -> list[str]:
+    """parse_ids of words that the config tracks, or a MonitorError naming those it does not."""
+    ids = parse_ids(words)
+    untracked = [i for i in ids if i not in set(settings.trial_ids)]
+    if untracked:
+        raise MonitorError(f"{', '.join(untracked)}: not tracked (`ctmonitor track` adds)")
     return ids
 
 
