@@ -8,7 +8,6 @@ import copy
 import json
 import multiprocessing
 import time
-import zlib
 from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -198,15 +197,16 @@ def fill_store(where: Path | str, trials: int, versions: int, material: bool = F
     from snapshots.schema import trials as trials_table
     from snapshots.schema import versions as versions_table
     from snapshots.store import Store, sqlite_url
+    from snapshots.versions import stored
 
     tpls = templates()
-    kinds: dict[tuple[int, int], tuple[Any, bytes, str, str]] = {}  # (template, version) ->
-    for t in range(len(tpls)):  # (snapshot, compressed snapshot, events JSON, summary)
+    kinds: dict[tuple[int, int], tuple[Any, dict[str, Any], str, str]] = {}  # (template,
+    for t in range(len(tpls)):  # version) -> (snapshot, its columns, events JSON, summary)
         previous: Any = None
         for v in range(1, versions + 1):
             snap = normalise(record(tpls, t, "2026-03-13", v - 1 if material else 0))
             events: list[Any] = [] if previous is None else diff(previous.data, snap.data)
-            kinds[t, v] = (snap, zlib.compress(snap.canonical),
+            kinds[t, v] = (snap, stored(snap),
                            json.dumps([e.to_dict() for e in events]),
                            "baseline" if previous is None else one_line(events))
             previous = snap
@@ -219,12 +219,11 @@ def fill_store(where: Path | str, trials: int, versions: int, material: bool = F
             rows = []
             for i in range(start, min(start + 1000, trials)):
                 for v in range(1, versions + 1):
-                    snap, blob, stored_events, summary = kinds[i % len(tpls), v]
-                    rows.append({"nct_id": ids[i], "number": v, "fetched_at": now,
+                    snap, columns, stored_events, summary = kinds[i % len(tpls), v]
+                    rows.append({**columns, "nct_id": ids[i], "number": v, "fetched_at": now,
                                  "last_update": "2026-03-13",
                                  "data_timestamp": "2026-03-13T09:00:05", "hash": f"{i}-{v}",
-                                 "status": snap.status, "snapshot": blob, "events": stored_events,
-                                 "summary": summary})
+                                 "events": stored_events, "summary": summary})
             conn.execute(insert(versions_table), rows)
         conn.execute(update(trials_table).values(latest_version=versions, last_checked_at=now))
     store.close()

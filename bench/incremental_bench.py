@@ -132,9 +132,9 @@ def thicken(path: Path, versions: int) -> None:
         db.execute("UPDATE versions SET number = number - 1000000 + ?", (extra,))
         for number in range(1, extra + 1):
             db.execute("INSERT INTO versions (nct_id, number, fetched_at, last_update, "
-                       "data_timestamp, hash, status, snapshot, events, summary, source) "
+                       "data_timestamp, hash, status, snapshot, outline, events, summary, source) "
                        "SELECT nct_id, ?, fetched_at, last_update, data_timestamp, hash, status, "
-                       "snapshot, '[]', summary, source FROM versions WHERE number = ?",
+                       "snapshot, outline, '[]', summary, source FROM versions WHERE number = ?",
                        (number, extra + 1))
         db.execute("UPDATE trials SET latest_version = latest_version + ?", (extra,))
 

@@ -6,9 +6,10 @@ asks for one kind of page over and over (a different trial each time) for
 REQUESTS_PER_CLIENT requests; it prints p50 / p95 / max latency and requests per second per
 page, then the server's peak RSS. The page has its token, so its forms are drawn, and each
 client is a browser that marked all seen before the last versions were stored: the pages
-look its mark up and mark what is new. Goal (issues 10 and 28): p95 <= 150 ms for each
+look its mark up and mark what is new. The page is served by WORKERS processes ([web]
+workers; 1, the default, unless given). Goal (issues 10 and 28): p95 <= 150 ms for each
 page, RSS <= 200 MB.
-Usage: python bench/web_bench.py [TRIALS]
+Usage: python bench/web_bench.py [TRIALS [WORKERS]]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fleet import fill_store, nct  # noqa: E402
+from monitor.manage import NOTE_COOKIE  # noqa: E402
 
 VERSIONS = 10
 CLIENTS = 20
@@ -49,6 +51,11 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def processes(pid: int) -> list[int]:
+    """The server's process and its workers."""
+    return [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
 
 
 def run_clients(base: str, paths: list[str]) -> list[float]:
@@ -92,12 +99,14 @@ def mark_seen(base: str, store: Path) -> None:
             answer = session.post(base + "/seen", data={"csrf": csrf.group(1), "next": "/"},
                                   headers={"Origin": base}, allow_redirects=False)
             assert answer.status_code == 303, answer.status_code
-            BROWSERS.append({k: v for k, v in session.cookies.get_dict().items() if v})
+            session.get(base + answer.headers["location"])  # shows the form's note, once
+            BROWSERS.append({k: v for k, v in session.cookies.get_dict().items()
+                             if v and k != NOTE_COOKIE})
     with sqlite3.connect(store) as db:
         db.execute("UPDATE seen_marks SET seen_through = seen_through * 9 / 10")
 
 
-def main(trials: int) -> None:
+def main(trials: int, workers: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="ctmonitor-web-bench-"))
     started = time.perf_counter()
     fill_store(folder / "data" / "snapshots.db", trials, VERSIONS, material=True)
@@ -108,7 +117,8 @@ def main(trials: int) -> None:
     ids = ", ".join(f'"{nct(i)}"' for i in range(trials))
     config = folder / "config.toml"
     config.write_text(f'[store]\npath = "data/snapshots.db"\n\n[trials]\nids = [{ids}]\n\n'
-                      f'[web]\nport = {port}\ntoken = "{TOKEN}"\n', encoding="utf-8")
+                      f'[web]\nport = {port}\ntoken = "{TOKEN}"\nworkers = {workers}\n',
+                      encoding="utf-8")
     server = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config),
                                "serve"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert server.stdout is not None
@@ -127,7 +137,7 @@ def main(trials: int) -> None:
         mark_seen(base, folder / "data" / "snapshots.db")
         run_clients(base, ["/", f"/trials/{nct(0)}"] * CLIENTS)  # warm up
         print(f"{CLIENTS} concurrent clients, {count} requests per page, "
-              f"{os.cpu_count()} cores")
+              f"{os.cpu_count()} cores, {workers} server process{'es' if workers > 1 else ''}")
         print(f"{'page':<32} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'req/s':>7}")
         for name, paths in pages.items():
             began = time.perf_counter()
@@ -136,11 +146,14 @@ def main(trials: int) -> None:
             p95 = latencies[int(len(latencies) * 0.95) - 1]
             print(f"{name:<32} {statistics.median(latencies):>7.1f} {p95:>7.1f} "
                   f"{latencies[-1]:>7.1f} {len(latencies) / wall:>7.0f}")
-        print(f"server peak RSS: {peak_rss_mb(server.pid):.0f} MB")
+        peaks = [peak_rss_mb(pid) for pid in processes(server.pid)]
+        print(f"server peak RSS: {' + '.join(f'{p:.0f}' for p in peaks)} MB"
+              + (f" = {sum(peaks):.0f} MB" if len(peaks) > 1 else ""))
     finally:
         server.terminate()
         server.wait(timeout=15)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000,
+         int(sys.argv[2]) if len(sys.argv) > 2 else 1)

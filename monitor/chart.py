@@ -1,5 +1,5 @@
-"""The key dates of a trial across its versions, as a milestone trend chart, for an
-inline SVG (drawn on the server, no script).
+"""The key dates of a trial across its versions, as a milestone trend chart, drawn as an
+inline SVG on the server (no script).
 
 x is when the registry published each version, y the date that version forecast for the
 start, the primary completion and the completion; the diagonal is where a forecast meets
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from html import escape
 from typing import Any
 
 from snapshots.versions import Version
 from snapshots.wording import parse_date
 
 WIDTH, HEIGHT = 720, 360
-LEFT, RIGHT, TOP, BOTTOM = 92, 44, 40, 44  # chart.svg.j2 draws with the same
+LEFT, RIGHT, TOP, BOTTOM = 92, 44, 40, 44
 SERIES = (("start", "Start", "#1f5fa8", "circle"),
           ("primaryCompletion", "Primary completion", "#b34700", "square"),
           ("completion", "Completion", "#2d7a3a", "diamond"))
@@ -83,8 +84,15 @@ def chart(modules: list[tuple[Version, dict[str, Any]]]) -> Chart:
     statusModule), oldest version on the left."""
     versions = [v for v, _ in modules]
     dates = [key_dates(status) for _, status in modules]
-    made = [parse_date(version_date(v)) for v in versions]
-    forecast = [d for d in (parse_date(d[0]) for ds in dates for d in ds.values()) if d]
+    days: dict[str, date | None] = {}  # versions repeat their dates: each read once
+
+    def day_of(text: str) -> date | None:
+        if text not in days:
+            days[text] = parse_date(text)
+        return days[text]
+
+    made = [day_of(version_date(v)) for v in versions]
+    forecast = [d for d in (day_of(d[0]) for ds in dates for d in ds.values()) if d]
     known_made = [d for d in made if d is not None]
     if not forecast or not known_made:
         return Chart(WIDTH, HEIGHT, [], [], [], [])
@@ -98,7 +106,7 @@ def chart(modules: list[tuple[Version, dict[str, Any]]]) -> Chart:
     def y(day: date) -> float:
         return TOP + inner_h * (1 - (day - y_low).days / max((y_high - y_low).days, 1))
 
-    series = [_series(key, label, colour, shape, versions, made, dates, x, y)
+    series = [_series(key, label, colour, shape, versions, made, dates, x, y, day_of)
               for key, label, colour, shape in SERIES]
     rows = [{"number": v.number, "when": version_date(v),
              **{key: ds.get(key) for key, *_ in SERIES}} for v, ds in zip(versions, dates,
@@ -121,13 +129,13 @@ def version_date(version: Any) -> str:
 
 def _series(key: str, label: str, colour: str, shape: str, versions: list[Version],
             made: list[date | None], dates: list[dict[str, tuple[str, str | None]]],
-            x: Any, y: Any) -> Series:
+            x: Any, y: Any, day_of: Any) -> Series:
     points: list[Point] = []
     segments: list[str] = []
     run: list[str] = []
     for version, when, found in zip(versions, made, dates, strict=True):
         value = found.get(key)
-        day = parse_date(value[0]) if value else None
+        day = day_of(value[0]) if value else None
         if value is None or day is None or when is None:
             if run:
                 segments.append(" ".join(run))
@@ -160,12 +168,19 @@ def _ticks(low: date, high: date) -> tuple[list[tuple[date, str]], date, date]:
                      for n in range(-(-(high - low).days // days) + 1)]
             return [(d, d.isoformat()) for d in ticks], ticks[0], ticks[-1]
     for months, form in STEPS:
-        ticks = _run(_month_floor(low, months), high, months)
-        if len(ticks) <= MOST_TICKS + 1:
+        start = _month_floor(low, months)
+        if _steps(start, high, months) <= MOST_TICKS:
+            ticks = _run(start, high, months)
             return [(d, d.strftime(form)) for d in ticks], ticks[0], ticks[-1]
     years = -(-(high.year - low.year + 1) // MOST_TICKS)
     ticks = _run(date(low.year - low.year % years, 1, 1), high, 12 * years)
     return [(d, str(d.year)) for d in ticks], ticks[0], ticks[-1]
+
+
+def _steps(start: date, high: date, months: int) -> int:
+    """How many steps of months _run takes from start (a first of a month) to high."""
+    end = high.year * 12 + high.month - 1 + (high.day > 1)  # the first tick at or after high
+    return max(0, -(-(end - (start.year * 12 + start.month - 1)) // months))
 
 
 def _run(start: date, high: date, months: int) -> list[date]:
@@ -183,3 +198,79 @@ def _month_floor(day: date, months: int) -> date:
 def _add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+DESCRIPTION = ("A milestone trend chart: across, the day the registry published each version; "
+               "up, the start, primary completion and completion dates that version gave. The "
+               "diagonal is where a forecast date meets the day it was made. A filled marker is "
+               "an actual date, a hollow one an estimate. The table below gives the same dates.")
+
+
+def svg(chart: Chart, nct_id: str) -> str:
+    """The chart as an inline SVG element (Python, not a template: a chart of 200 versions
+    is a thousand elements, and a template spends ten times as long on them)."""
+    left, right, top, bottom = LEFT, chart.width - RIGHT, TOP, chart.height - BOTTOM
+    out = [f'<svg class="chart" viewBox="0 0 {chart.width} {chart.height}" role="img" '
+           'aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">\n'
+           f'<title id="chart-title">Key dates of {escape(nct_id)} as each version forecast '
+           f'them</title>\n<desc id="chart-desc">{DESCRIPTION}</desc>\n']
+    for t in chart.y_ticks:
+        out.append(f'<line class="grid" x1="{left}" x2="{right}" y1="{t.at:g}" y2="{t.at:g}"/>'
+                   f'<text class="tick" x="{left - 6}" y="{t.at + 4:g}" text-anchor="end">'
+                   f"{escape(t.label)}</text>\n")
+    for t in chart.x_ticks:
+        out.append(f'<line class="grid" x1="{t.at:g}" x2="{t.at:g}" y1="{top}" y2="{bottom}"/>'
+                   f'<text class="tick" x="{t.at:g}" y="{bottom + 18}" text-anchor="middle">'
+                   f"{escape(t.label)}</text>\n")
+    out.append(f'<text class="tick" x="{right}" y="{chart.height - 6}" text-anchor="end">'
+               "published</text>\n")
+    if chart.diagonal:
+        x1, y1, x2, y2 = chart.diagonal
+        out.append(f'<line class="diagonal" x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" '
+                   'stroke="#6a737d" stroke-dasharray="6 4"><title>A forecast on this line is '
+                   "the day it was made</title></line>\n")
+    line, edge = (1.5, 1) if chart.small else (2, 2)
+    for n, s in enumerate(chart.series):
+        out.append(f'<g class="series" stroke="{s.colour}" fill="{s.colour}">'
+                   f'<rect x="{100 + n * 190}" y="12" width="14" height="4"/>'
+                   f'<text class="legend" x="{120 + n * 190}" y="19" stroke="none">'
+                   f"{escape(s.label)}</text>\n")
+        out.extend(f'<polyline points="{seg}" fill="none" stroke-width="{line}"/>\n'
+                   for seg in s.segments)
+        for p in s.points:
+            out.append(f'<g fill="{s.colour if p.filled else "#ffffff"}" stroke-width="{edge}">'
+                       f"<title>{escape(p.title)}</title>{_marker(s.shape, p, chart.small)}"
+                       "</g>\n")
+        out.append("</g>\n")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _marker(shape: str, p: Point, small: bool) -> str:
+    if small:
+        return f'<circle cx="{p.x:g}" cy="{p.y:g}" r="2.5"/>'
+    if shape == "circle":
+        return f'<circle cx="{p.x:g}" cy="{p.y:g}" r="{MARKER}"/>'
+    if shape == "square":
+        return (f'<rect x="{round(p.x - 4.5, 1):g}" y="{round(p.y - 4.5, 1):g}" width="9" '
+                'height="9"/>')
+    x, y = p.x, p.y
+    return (f'<polygon points="{x:g},{round(y - 6, 1):g} {round(x + 6, 1):g},{y:g} '
+            f'{x:g},{round(y + 6, 1):g} {round(x - 6, 1):g},{y:g}"/>')
+
+
+def table(chart: Chart) -> str:
+    """The chart's dates as a table, for readers without the picture."""
+    out = ['<table>\n<thead><tr><th scope="col">Version</th><th scope="col">Of</th>'
+           + "".join(f'<th scope="col">{label}</th>' for _, label, *_ in SERIES)
+           + "</tr></thead>\n<tbody>\n"]
+    for row in chart.rows:
+        cells = []
+        for key, *_ in SERIES:
+            value = row[key]
+            cells.append("-" if not value else escape(value[0]) + (
+                f" ({escape(str(value[1]).lower())})" if value[1] else ""))
+        out.append(f'<tr><th scope="row">{row["number"]}</th><td>{escape(row["when"])}</td>'
+                   + "".join(f"<td>{c}</td>" for c in cells) + "</tr>\n")
+    out.append("</tbody>\n</table>")
+    return "".join(out)

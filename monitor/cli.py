@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from monitor import __version__, commands, logs
+from monitor import __version__, commands, logs, workers
 from monitor.exits import ExitStatus, status_of
 from snapshots.errors import MonitorError
 from snapshots.wording import printable
@@ -50,7 +50,8 @@ COMMANDS = (
             commands.backfill, (arg("ids", nargs="*", metavar="NCT"),)),
     Command("serve", "the history web page alone (read-only on the store)", commands.serve,
             (arg("--host", help="address to listen on (default: [web] host)"),
-             arg("--port", type=int, help="port (default: [web] port; 0: any free port)"))),
+             arg("--port", type=int, help="port (default: [web] port; 0: any free port)"),
+             arg(workers.SOCKET_FLAG, type=int, help=argparse.SUPPRESS))),
     Command("init", "write a commented config file (default: --config, else ./config.toml)",
             commands.init, (arg("path", nargs="?", metavar="PATH"),
                             arg("--force", action="store_true", help="replace a file there"))),

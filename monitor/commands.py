@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from monitor import config, health, mutes, views, web
+from monitor import config, health, mutes, views, web, workers
 from monitor import export as exporting
 from monitor.backfill import Backfill, due
 from monitor.exits import ExitStatus
@@ -127,11 +128,16 @@ def serve(args: argparse.Namespace) -> int:
         settings.web, host=args.host or settings.web.host,
         port=settings.web.port if args.port is None else args.port))
     stop = threading.Event()
-    with web.Page(Live(settings)) as page:
+    worker = args.listening_fd is not None  # one of the page's processes ([web] workers)
+    sock = socket.socket(fileno=args.listening_fd) if worker else None
+    with web.Page(Live(settings), sock) as page:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        out(f"ctmonitor: the history page is at {page.address}")
-        sys.stdout.flush()
+        if worker:
+            workers.until_parent_goes(stop)
+        else:
+            out(f"ctmonitor: the history page is at {page.address}")
+            sys.stdout.flush()
         while not stop.wait(1.0) and page.thread.is_alive():
             pass
     return ExitStatus.OK

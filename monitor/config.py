@@ -37,6 +37,7 @@ DEFAULT_HISTORY_URL = "https://clinicaltrials.gov/api/int/studies"
 DEFAULT_SCHEDULE = "0 15 * * 1-5"
 DEFAULT_STORE = "data/snapshots.db"
 LOOPBACK_HOSTS = ("localhost", "::1")
+MOST_WORKERS = 32  # [web] workers
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class WebSettings:
     token: str | None = None
     enabled: bool = False
     base_url: str | None = None
+    workers: int = 1  # processes that serve the page (monitor.workers)
 
     @property
     def loopback(self) -> bool:
@@ -149,6 +151,7 @@ SECTIONS = {
         "token": Field(str, secret=True),
         "enabled": Field(bool, WebSettings.enabled),
         "base_url": Field(str, expect="an http(s) URL"),
+        "workers": Field(int, WebSettings.workers),
     },
     "notifiers": {},
     "watches": {},
@@ -372,6 +375,9 @@ class Loader:
         if base is not None and not re.match(r"^https?://[^/\s]+", base):
             raise self.fail("web.base_url", "expected an http(s) URL, got "
                             + self.shown("web.base_url", base))
+        if not 1 <= table["workers"] <= MOST_WORKERS:
+            raise self.fail("web.workers", f"expected 1 to {MOST_WORKERS} processes, got "
+                            + self.shown("web.workers", table["workers"]))
         return {**table, "token": table["token"] or None,
                 "base_url": base.rstrip("/") if base else None}
 

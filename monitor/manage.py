@@ -6,17 +6,20 @@ Every form is a POST from the page's own origin (monitor.guard) carrying the CSR
 its browser (an HMAC of the browser's cookie). Trials and watches are edited in the config
 file, which stays their truth (monitor.tracking); the daemon reads it again before its next
 check (monitor.live). Mutes and seen marks are the store's. Each form answers 303 back to
-the page it came from, with a note of what was done (or why not) shown there once.
+the page it came from, with a note of what was done (or why not) shown there once: the note
+rides in a signed cookie, so that whichever of the page's processes draws the next page
+shows it ([web] workers).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
 import secrets
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
@@ -38,7 +41,9 @@ if TYPE_CHECKING:
     from monitor.web import History
 
 MAX_FORM_BYTES = 64 * 1024
-NOTES_KEPT = 1000  # browsers with a form's note not yet shown
+NOTE_COOKIE = "ctmonitor_note"  # a form's note, for the page it goes back to
+NOTE_CHARS = 600  # a longer note is cut (a cookie holds 4 KB, and a character up to 4 bytes)
+NOTE_SECONDS = 300  # a note not shown by then is dropped
 FORM_TYPE = "application/x-www-form-urlencoded"
 WATCH_FIELDS = {"cond": "query.cond", "term": "query.term"}  # the form's fields, as params
 WATCH_NAME = r"[A-Za-z0-9_-]{1,40}"
@@ -46,15 +51,16 @@ WATCH_NAME = r"[A-Za-z0-9_-]{1,40}"
 
 class Forms:
     """What one page's forms need: their CSRF tokens (keyed by [web] token when set, so that
-    forms stay good across restarts; else by a key of this process), the note each browser
-    is shown once, and a store to write (opened at the first form that needs it)."""
+    forms stay good across restarts and in every process of the page; else by a key of this
+    process), the note each form leaves its browser, and a store to write (opened at the
+    first form that needs it)."""
 
     def __init__(self, live: Live) -> None:
-        token = live.settings.web.token
-        self.key = hashlib.sha256(b"ctmonitor csrf " + token.encode()).digest() if token \
-            else secrets.token_bytes(32)
+        web = live.settings.web
+        self.key = hashlib.sha256(b"ctmonitor csrf " + web.token.encode()).digest() \
+            if web.token else secrets.token_bytes(32)
+        self.secure = (web.base_url or "").startswith("https://")
         self.live = live
-        self.notes: OrderedDict[str, str] = OrderedDict()
         self._writer: Store | None = None
         self._lock = threading.Lock()
 
@@ -74,17 +80,33 @@ class Forms:
         if self._writer is not None:
             self._writer.close()
 
-    def has_note(self, browser: str) -> bool:
-        return browser in self.notes
+    def leave_note(self, answer: Response, browser: str, note: str) -> None:
+        """The note goes with the answer, signed for its browser, to be shown once."""
+        if len(note) > NOTE_CHARS:
+            note = note[:NOTE_CHARS - 1] + "…"
+        text = base64.urlsafe_b64encode(note.encode()).decode().rstrip("=")
+        answer.set_cookie(NOTE_COOKIE, f"{text}.{self._signed(browser, text)}",
+                          max_age=NOTE_SECONDS, httponly=True, samesite="strict",
+                          secure=self.secure)
 
-    def note_for(self, browser: str) -> str | None:
-        """The note of the browser's last form, shown once."""
-        return self.notes.pop(browser, None)
+    def note_of(self, request: Request) -> str | None:
+        """The note the browser's last form left it (None: none, or not signed for it)."""
+        text, _, mac = request.cookies.get(NOTE_COOKIE, "").partition(".")
+        if not text or not hmac.compare_digest(mac, self._signed(request.state.browser, text)):
+            return None
+        try:
+            return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
 
-    def noted(self, browser: str, note: str) -> None:
-        self.notes[browser] = note
-        while len(self.notes) > NOTES_KEPT:
-            self.notes.popitem(last=False)
+    def shown(self, request: Request, answer: Response) -> None:
+        """A page that showed the note (or could not) drops its cookie."""
+        if NOTE_COOKIE in request.cookies:
+            answer.delete_cookie(NOTE_COOKIE, httponly=True, samesite="strict",
+                                 secure=self.secure)
+
+    def _signed(self, browser: str, text: str) -> str:
+        return hmac.new(self.key, f"note {browser} {text}".encode(), hashlib.sha256).hexdigest()
 
 
 Action = Callable[["History", dict[str, str], Request], str]
@@ -108,8 +130,9 @@ def form_route(path: str, action: Action) -> Route:
             note = await anyio.to_thread.run_sync(action, history, form, request)
         except MonitorError as exc:
             note = f"Not done: {exc}"
-        history.forms.noted(browser, note)
-        return RedirectResponse(back_to(form.get("next", "")), 303)
+        answer = RedirectResponse(back_to(form.get("next", "")), 303)
+        history.forms.leave_note(answer, browser, note)
+        return answer
 
     return Route(path, endpoint, methods=["POST"])
 

@@ -56,12 +56,14 @@ def primary_history(versions: Iterable[tuple[int, str, dict[str, Any]]]) -> list
         if not first and module == previous:
             continue
         when = _moments(protocol, number, date)
-        if first:  # every primary outcome appears: nothing to compare (nor time to spend)
+        if first:  # every primary outcome appears: nothing to compare, nor to read
             primary = module.get("primaryOutcomes") if isinstance(module, dict) else None
-            for outcome in outcomes.outcomes_of({"primaryOutcomes": primary}):
-                tracks[_key(outcome)] = Track(outcome.title, [Step(
-                    change="appeared", summary=f'Registered: "{outcome.title}"',
-                    severity="minor", **when)])
+            for record in primary if isinstance(primary, list) else []:
+                if isinstance(record, dict):
+                    title = outcomes.title_of(record)
+                    tracks[_key(record)] = Track(title, [Step(
+                        change="appeared", summary=f'Registered: "{title}"', severity="minor",
+                        **when)])
         else:
             for change in outcomes.compare(previous, module):
                 if change.kind == "primary":
@@ -104,8 +106,10 @@ def _leave(track: Track, done: list[Track], step: Step) -> None:
     done.append(track)
 
 
-def _key(outcome: outcomes.Outcome | None) -> str:
-    return json.dumps(outcome.record if outcome else None, sort_keys=True, default=str)
+def _key(outcome: outcomes.Outcome | dict[str, Any] | None) -> str:
+    """An outcome by its record as it stands."""
+    record = outcome.record if isinstance(outcome, outcomes.Outcome) else outcome
+    return json.dumps(record, sort_keys=True, default=str)
 
 
 def _moments(protocol: Any, number: int, date: str) -> dict[str, Any]:

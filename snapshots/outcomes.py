@@ -121,7 +121,12 @@ class Outcome:
 
     @property
     def title(self) -> str:
-        return w.clip(str(self.record.get("measure") or "untitled"), 100)
+        return title_of(self.record)
+
+
+def title_of(record: dict[str, Any]) -> str:
+    """An outcome as a reader names it: its measure, clipped."""
+    return w.clip(str(record.get("measure") or "untitled"), 100)
 
 
 @dataclass(frozen=True)

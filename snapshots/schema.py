@@ -90,6 +90,7 @@ versions = Table(
     Column("source", String, nullable=False, default="check", server_default="check"),
     Column("registry_version", Integer),  # loaded from the registry's history
     Column("registry_date", String),
+    Column("outline", LargeBinary),  # normalise.outline, compressed: what its page draws
     UniqueConstraint("nct_id", "number"),
 )
 Index("versions_by_fetched_at", versions.c.fetched_at)  # the change feed, newest first

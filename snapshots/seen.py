@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 
 from snapshots.database import Database, utcnow
 from snapshots.schema import seen_marks, versions
@@ -16,6 +16,10 @@ def viewer_of(browser: str) -> str:
     return hashlib.sha256(browser.encode()).hexdigest()[:32]
 
 
+# built once: every page of a browser asks
+THROUGH = select(seen_marks.c.seen_through).where(seen_marks.c.viewer == bindparam("viewer"))
+
+
 class SeenLog:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -23,8 +27,7 @@ class SeenLog:
     def through(self, browser: str) -> int | None:
         """The last version the browser has seen; None if it never marked all seen."""
         with self.db.transaction() as conn:
-            return conn.execute(select(seen_marks.c.seen_through).where(
-                seen_marks.c.viewer == viewer_of(browser))).scalar()
+            return conn.execute(THROUGH, {"viewer": viewer_of(browser)}).scalar()
 
     def mark_all(self, browser: str) -> int | None:
         """Every version stored until now seen by the browser; the last one."""

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from snapshots.database import MAX_IN, Database, chunks, utcnow
@@ -19,7 +19,7 @@ from snapshots.deadlines import deadline
 from snapshots.diff import diff_stored
 from snapshots.events import ChangeEvent, folded, from_dict, is_material, one_line
 from snapshots.internal import UNRENDERED, UNTRACKED
-from snapshots.normalise import Snapshot, protocol_module
+from snapshots.normalise import Snapshot, outline
 from snapshots.schema import UNTRACKED_KEY, meta, outbox, trials, versions
 
 SNAPSHOT_COMPRESSION = 6  # zlib level: snapshots are written once, read rarely
@@ -94,7 +94,11 @@ class LastChange:
 
 READ_BATCH = 16  # versions read at a time by snapshots()
 TRIAL_COLUMNS = [trials.c[name] for name in Trial._fields]
-LISTED = [c for c in versions.c if c.name != "snapshot"]
+LISTED = [c for c in versions.c if c.name not in ("snapshot", "outline")]
+# built once: what a trial's page asks, every time one is drawn
+ONE_TRIAL = select(*TRIAL_COLUMNS).where(trials.c.nct_id == bindparam("nct_id"))
+OUTLINES = (select(*LISTED, versions.c.outline).where(versions.c.nct_id == bindparam("nct_id"))
+            .order_by(versions.c.number))
 
 
 class VersionLog:
@@ -156,6 +160,11 @@ class VersionLog:
         with self.db.transaction() as conn:
             rows = conn.execute(query).all()
         return [Trial(*row) for row in rows if wanted is None or row[0] in wanted]
+
+    def trial(self, nct_id: str) -> Trial | None:
+        with self.db.transaction() as conn:
+            row = conn.execute(ONE_TRIAL, {"nct_id": nct_id}).first()
+        return None if row is None else Trial(*row)
 
     def owed(self) -> set[str]:
         """Trials without a version, or whose last fetch failed, that the registry has not
@@ -233,7 +242,7 @@ class VersionLog:
                                .where(trials.c.nct_id == nct_id)).scalar() or 0) + 1
         conn.execute(insert(versions).values(
             nct_id=nct_id, number=number, fetched_at=now, data_timestamp=data_timestamp,
-            events=_events_json(events), summary=summary, **_stored(snapshot)))
+            events=_events_json(events), summary=summary, **stored(snapshot)))
         conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
             latest_version=number, last_checked_at=now, last_error=None, missing_since=None,
             **_latest(snapshot)))
@@ -264,7 +273,7 @@ class VersionLog:
         conn.execute(insert(versions).values(
             nct_id=nct_id, number=number, fetched_at=utcnow(), events="[]", summary="",
             source="registry", registry_version=registry_version,
-            registry_date=registry_date, **_stored(snapshot)))
+            registry_date=registry_date, **stored(snapshot)))
         for each in (number, number + 1):
             self._reword(nct_id, each, conn)
         latest = len(rows) + 1
@@ -313,17 +322,20 @@ class VersionLog:
             conn.execute(update(trials).where(trials.c.nct_id == nct_id).values(
                 backfill_tried_at=when, backfill_error=error, **done))
 
-    def modules(self, nct_id: str, names: tuple[str, ...] = ("statusModule",)
-                ) -> list[tuple[Version, dict[str, dict[str, Any]]]]:
-        """Every version of a trial, oldest first, with these protocol modules (status and
-        key dates, outcomes) read without parsing the rest of its snapshot."""
+    def outlines(self, nct_id: str) -> list[tuple[Version, dict[str, dict[str, Any]]]]:
+        """Every version of a trial, oldest first, with its outline (normalise.outline: the
+        status and outcome modules), read without its snapshot."""
         with self.db.transaction() as conn:
-            rows = conn.execute(select(versions).where(versions.c.nct_id == nct_id)
-                                .order_by(versions.c.number))
-            found = []
-            for row in rows:
-                found.append((self._version(row._mapping), _modules(row.snapshot, names)))
-            return found
+            rows = conn.execute(OUTLINES, {"nct_id": nct_id}).all()
+            return [(self._version(r._mapping), orjson.loads(zlib.decompress(r.outline))
+                     if r.outline is not None else self._outline(r.id, conn)) for r in rows]
+
+    @staticmethod
+    def _outline(version_id: int, conn: Connection) -> dict[str, dict[str, Any]]:
+        """The outline of a version written without one (by hand, not by this program)."""
+        blob = conn.execute(select(versions.c.snapshot)
+                            .where(versions.c.id == version_id)).scalar_one()
+        return outline(_data(blob))
 
     def snapshots(self, nct_id: str) -> Iterator[Version]:
         """Every version of a trial with its snapshot, oldest first, a few read at a time
@@ -413,11 +425,12 @@ def _muted_again(conn: Connection) -> None:
     conn.execute(insert(meta).values(key=MUTED_KEY, value=f"{utcnow()} {secrets.token_hex(4)}"))
 
 
-def _stored(snapshot: Snapshot) -> dict[str, Any]:
+def stored(snapshot: Snapshot) -> dict[str, Any]:
     """A version row's columns that come from its snapshot."""
     return {"last_update": snapshot.last_update, "hash": snapshot.hash,
             "status": snapshot.status,
-            "snapshot": zlib.compress(snapshot.canonical, SNAPSHOT_COMPRESSION)}
+            "snapshot": zlib.compress(snapshot.canonical, SNAPSHOT_COMPRESSION),
+            "outline": zlib.compress(orjson.dumps(outline(snapshot.data)), SNAPSHOT_COMPRESSION)}
 
 
 def _latest(snapshot: Snapshot) -> dict[str, Any]:
@@ -437,41 +450,6 @@ def _derived(snapshot: Snapshot) -> dict[str, Any]:
 
 def _day(day: date | None) -> str | None:
     return day.isoformat() if day else None
-
-
-RESULTS_KEY = b'"resultsSection":'
-PART_BYTES = 16384  # decompressed a piece at a time
-
-
-def _modules(blob: bytes, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """Protocol modules of a stored snapshot, decompressed only as far as they go. The part
-    is a prefix of the whole: a module found in it and read whole is the module; one not
-    in it, or cut short (a record's own keys can mimic the layout), is read from the whole."""
-    part = _protocol_part(blob)
-    if all(f'"{n}":'.encode() in part for n in names):
-        try:
-            return {n: protocol_module(part, n) for n in names}
-        except ValueError:
-            pass
-    canonical = zlib.decompress(blob)
-    return {n: protocol_module(canonical, n) for n in names}
-
-
-def _protocol_part(blob: bytes) -> bytes:
-    """A stored snapshot decompressed as far as its protocol section: canonical JSON sorts
-    its keys, so resultsSection (the bulk of a record with results, up to ~1 MB) comes
-    last, and "resultsSection": is found where it is a key (in a string its quotes are
-    escaped). The part ends there: a JSON document cut short, its protocol modules whole."""
-    unpack = zlib.decompressobj()
-    part = unpack.decompress(blob, PART_BYTES)
-    searched = 0
-    while part.find(RESULTS_KEY, searched) < 0 and not unpack.eof:
-        searched = max(0, len(part) - len(RESULTS_KEY))
-        more = unpack.decompress(unpack.unconsumed_tail, PART_BYTES)
-        if not more:
-            break
-        part += more
-    return part
 
 
 def _data(blob: bytes) -> dict[str, Any]:

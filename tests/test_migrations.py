@@ -138,6 +138,45 @@ def test_the_migrations_make_the_schema_of_the_code_and_undo_it(
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_revision_0010_gives_every_stored_version_its_outline(backend: str,
+                                                             tmp_path: Path) -> None:
+    """Versions stored at 0009 get the outline their page draws, from their snapshots, more
+    than one batch of them; a snapshot that does not read keeps none (and fails alone)."""
+    import zlib
+
+    from snapshots.normalise import normalise, outline
+
+    url = new_url(backend, tmp_path)
+    alembic(url, ("upgrade", "0009"))
+    records = [study("NCT01000001", status=s) for s in ("RECRUITING", "COMPLETED")]
+    blobs = [zlib.compress(normalise(r).canonical) for r in records]
+    engine = create_engine(parse_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO trials (nct_id, added_at, latest_version) VALUES "
+                          "(:id, '2026-01-01T00:00:00Z', :n)"),
+                     [{"id": "NCT01000001", "n": 1200}, {"id": "NCT01000002", "n": 1}])
+        conn.execute(text("INSERT INTO versions (nct_id, number, fetched_at, hash, snapshot, "
+                          "events, summary) VALUES (:id, :n, '2026-01-01T00:00:00Z', 'h', "
+                          ":blob, '[]', '')"),
+                     [*({"id": "NCT01000001", "n": n, "blob": blobs[n % 2]}
+                        for n in range(1, 1201)),
+                      {"id": "NCT01000002", "n": 1, "blob": b"\x00"}])
+    engine.dispose()
+    assert Store.migrate(url)[1].current == HEAD
+    store = Store.open(url)
+    try:
+        with store.transaction() as conn:
+            written = conn.execute(text("SELECT nct_id, outline FROM versions")).all()
+        read = store.versions.outlines("NCT01000001")
+    finally:
+        store.close()
+    assert [o is None for i, o in written if i == "NCT01000002"] == [True]
+    assert all(o is not None for i, o in written if i == "NCT01000001")
+    assert [o for _, o in read] == [outline(normalise(records[n % 2]).data)
+                                    for n in range(1, 1201)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_new_store_is_made_at_the_newest_revision_and_marked_for_the_old_release(
         backend: str, tmp_path: Path) -> None:
     url = new_url(backend, tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from snapshots.errors import RecordError
-from snapshots.normalise import normalise, protocol_module
+from snapshots.normalise import normalise
 from tests.conftest import load, pair
 from tests.support.builder import study
 
@@ -50,12 +50,3 @@ def test_derived_section_is_left_out() -> None:
 def test_not_a_study_record(document: object, reason: str) -> None:
     with pytest.raises(RecordError, match=reason):
         normalise(document)
-
-
-def test_status_module_is_read_alone_from_canonical_json() -> None:
-    record = study("NCT01000001", status="TERMINATED",
-                   whyStopped='funding "statusModule": {"overallStatus": "RECRUITING"}')
-    snapshot = normalise(record)
-    assert protocol_module(snapshot.canonical, "statusModule") == record["protocolSection"][
-        "statusModule"]
-    assert protocol_module(b'{"protocolSection":{}}', "statusModule") == {}

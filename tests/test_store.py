@@ -146,35 +146,26 @@ def test_a_truncated_store_is_refused(tmp_path: Path) -> None:
     assert path.read_bytes() == data[: len(data) // 2]
 
 
-def test_protocol_modules_are_read_from_as_much_of_a_snapshot_as_they_need(
-        store: Store) -> None:
-    """modules() decompresses a snapshot only up to its results (the bulk of a record with
-    results); a record whose own keys mimic that layout is read from the whole."""
-    import random
+def test_each_version_keeps_the_outline_its_page_draws(store: Store) -> None:
+    """outlines() gives each version's status and outcome modules without its snapshot, as
+    the record had them (a text that looks like a module's key is only text); a version
+    written without an outline (by hand) has it read from its snapshot."""
+    from sqlalchemy import update
 
+    from snapshots.schema import versions
     from tests.support.builder import changed
 
-    words = random.Random(7)
-
-    def text(count: int) -> str:  # hardly compressible: a piece of zlib's output each
-        return " ".join(str(words.random()) for _ in range(count))
-
-    results = {"outcomeMeasuresModule": {"outcomeMeasures": [{"title": text(40)}
-                                                             for _ in range(2000)]}}
-    built = study("NCT01000001", status="COMPLETED")
-    mimic = {"resultsSection": {"a": 1}}
-    records = [
-        {**built, "resultsSection": results},  # 1 MB of results after the protocol section
-        # a key that looks like the cut, then 100 kB before statusModule: not in the part
-        changed(changed(built, "protocolSection.descriptionModule", mimic),
-                "protocolSection.eligibilityModule.eligibilityCriteria", text(5000)),
-        # the same inside statusModule, then 100 kB of it: the part cuts it short
-        changed(changed(built, "protocolSection.statusModule.expandedAccessInfo", mimic),
-                "protocolSection.statusModule.whyStopped", text(5000)),
-    ]
+    built = study("NCT01000001", status="TERMINATED",
+                  whyStopped='funding "statusModule": {"overallStatus": "RECRUITING"}')
+    records = [built, changed(built, "protocolSection.outcomesModule", None),
+               changed(built, "protocolSection.statusModule.overallStatus", "COMPLETED")]
     for record in records:
         add(store, record)
-    read = store.versions.modules("NCT01000001", ("statusModule", "outcomesModule"))
-    for (_version, modules), record in zip(read, records, strict=True):
-        assert modules == {name: record["protocolSection"][name]
+    with store.transaction() as conn:
+        conn.execute(update(versions).where(versions.c.number == 3).values(outline=None))
+    read = store.versions.outlines("NCT01000001")
+    assert [v.number for v, _ in read] == [1, 2, 3]
+    for (_version, outline), record in zip(read, records, strict=True):
+        assert outline == {name: record["protocolSection"].get(name) or {}
                            for name in ("statusModule", "outcomesModule")}
+    assert read[1][1]["outcomesModule"] == {}

@@ -5,6 +5,7 @@ edits it (comments kept), and the running daemon checking what the page added, u
 
 from __future__ import annotations
 
+import base64
 import re
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from starlette.testclient import TestClient
 
 from monitor.cli import main
 from monitor.config import load
+from monitor.manage import NOTE_COOKIE
 from monitor.tracking import pasted_ids
 from monitor.web import create_app
 from snapshots.errors import ConfigError
@@ -183,6 +185,32 @@ def test_untrack_mute_unmute_and_watches_from_the_page(config: Path, client: Tes
     post(client, f"/trials/{A}/untrack")
     assert load(config).trial_ids == ()
     assert "# kept comment" in config.read_text()
+
+
+def test_a_forms_note_is_shown_by_another_process_once_and_only_to_its_browser(
+        config: Path, client: TestClient) -> None:
+    """The note rides in a cookie signed for the browser: a second app over the same config
+    (another process of the page, with nothing in common in memory) shows it, once; the same
+    cookie in another browser, or altered, shows nothing."""
+    post(client, "/trials", {"ids": B})
+    note = f"Now tracking {B}; the next check fetches them."
+    browser, carried = client.cookies["ctmonitor_browser"], client.cookies[NOTE_COOKIE]
+    text, mac = carried.split(".")
+    forged = base64.urlsafe_b64encode(b"You have won").decode().rstrip("=")
+
+    def page(cookies: str) -> Any:
+        other.cookies.clear()
+        return other.get("/", headers={"Cookie": cookies})
+
+    with serving(load(config)) as other:
+        other.headers["Authorization"] = f"Bearer {TOKEN}"
+        assert note not in page(f"{NOTE_COOKIE}={carried}").text  # in another browser
+        for altered in (f"{forged}.{mac}", f"{text}.{mac[:-1]}0", text):
+            shown = page(f"ctmonitor_browser={browser}; {NOTE_COOKIE}={altered}").text
+            assert "You have won" not in shown and note not in shown
+        answer = page(f"ctmonitor_browser={browser}; {NOTE_COOKIE}={carried}")
+        assert note in answer.text
+        assert f'{NOTE_COOKIE}=""; ' in answer.headers["set-cookie"]  # dropped, once shown
 
 
 def test_a_form_goes_back_only_to_a_path_of_the_page(config: Path, client: TestClient) -> None:
