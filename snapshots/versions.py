@@ -19,7 +19,7 @@ from snapshots.deadlines import deadline
 from snapshots.diff import diff_stored
 from snapshots.events import ChangeEvent, folded, from_dict, is_material, one_line
 from snapshots.internal import UNRENDERED, UNTRACKED
-from snapshots.normalise import Snapshot, outline
+from snapshots.normalise import Snapshot, canonical_json, outline
 from snapshots.schema import UNTRACKED_KEY, meta, outbox, trials, versions
 
 SNAPSHOT_COMPRESSION = 6  # zlib level: snapshots are written once, read rarely
@@ -430,7 +430,8 @@ def stored(snapshot: Snapshot) -> dict[str, Any]:
     return {"last_update": snapshot.last_update, "hash": snapshot.hash,
             "status": snapshot.status,
             "snapshot": zlib.compress(snapshot.canonical, SNAPSHOT_COMPRESSION),
-            "outline": zlib.compress(orjson.dumps(outline(snapshot.data)), SNAPSHOT_COMPRESSION)}
+            "outline": zlib.compress(canonical_json(outline(snapshot.data)),
+                                     SNAPSHOT_COMPRESSION)}
 
 
 def _latest(snapshot: Snapshot) -> dict[str, Any]:

@@ -148,8 +148,9 @@ def test_a_truncated_store_is_refused(tmp_path: Path) -> None:
 
 def test_each_version_keeps_the_outline_its_page_draws(store: Store) -> None:
     """outlines() gives each version's status and outcome modules without its snapshot, as
-    the record had them (a text that looks like a module's key is only text); a version
-    written without an outline (by hand) has it read from its snapshot."""
+    the record had them (a text that looks like a module's key is only text, an integer
+    beyond 64 bits is stored); a version written without an outline (by hand) has it read
+    from its snapshot."""
     from sqlalchemy import update
 
     from snapshots.schema import versions
@@ -157,6 +158,7 @@ def test_each_version_keeps_the_outline_its_page_draws(store: Store) -> None:
 
     built = study("NCT01000001", status="TERMINATED",
                   whyStopped='funding "statusModule": {"overallStatus": "RECRUITING"}')
+    built = changed(built, "protocolSection.statusModule.oddField", 2**70)  # beyond orjson
     records = [built, changed(built, "protocolSection.outcomesModule", None),
                changed(built, "protocolSection.statusModule.overallStatus", "COMPLETED")]
     for record in records:
@@ -168,4 +170,5 @@ def test_each_version_keeps_the_outline_its_page_draws(store: Store) -> None:
     for (_version, outline), record in zip(read, records, strict=True):
         assert outline == {name: record["protocolSection"].get(name) or {}
                            for name in ("statusModule", "outcomesModule")}
+        assert outline["statusModule"]["oddField"] == float(2**70)  # read back as JSON reads
     assert read[1][1]["outcomesModule"] == {}
