@@ -50,6 +50,18 @@ def gone(pid: int) -> bool:
         return True
 
 
+def stopped(pid: int) -> None:
+    """SIGSTOP the process and wait until every thread of it has stopped (the signal takes
+    a moment: a thread still running could accept the next connection and hold it)."""
+    os.kill(pid, signal.SIGSTOP)
+
+    def all_stopped() -> bool:
+        states = [(task / "status").read_text() for task in Path(f"/proc/{pid}/task").iterdir()]
+        return all("\nState:\tT" in state for state in states)
+
+    wait_for(all_stopped, f"process {pid} to stop")
+
+
 def sockets(pid: int) -> set[str]:
     found = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -82,12 +94,13 @@ def page(config: Path) -> Iterator[tuple[subprocess.Popen[str], int, str]]:
 
 def ask(address: str, path: str, cookies: dict[str, str] | None = None,
         form: dict[str, str] | None = None) -> requests.Response:
-    """One request on a connection of its own (a stopped process holds none)."""
+    """One request on a connection of its own (a stopped process holds none); a worker that
+    is still starting takes it from the socket's queue when it is ready."""
     headers = {"Authorization": f"Bearer {TOKEN}", "Connection": "close"}
     if form is None:
-        return requests.get(address + path, headers=headers, cookies=cookies, timeout=10)
+        return requests.get(address + path, headers=headers, cookies=cookies, timeout=30)
     return requests.post(address + path, data=form, cookies=cookies, allow_redirects=False,
-                         headers={**headers, "Origin": address}, timeout=10)
+                         headers={**headers, "Origin": address}, timeout=30)
 
 
 def test_each_process_serves_and_a_note_crosses_between_them(
@@ -95,7 +108,7 @@ def test_each_process_serves_and_a_note_crosses_between_them(
     proc, worker, address = page
     listening = sockets(proc.pid) & sockets(worker)
     assert listening, "the worker does not share the page's socket"
-    os.kill(proc.pid, signal.SIGSTOP)  # only the worker can answer
+    stopped(proc.pid)  # only the worker can answer
     first = ask(address, f"/trials/{A}")
     assert first.status_code == 200 and A in first.text
     cookies = {"ctmonitor_browser": str(first.cookies["ctmonitor_browser"])}
@@ -104,7 +117,7 @@ def test_each_process_serves_and_a_note_crosses_between_them(
     answer = ask(address, "/trials", cookies, {"csrf": csrf.group(1), "ids": B, "next": "/"})
     assert answer.status_code == 303
     cookies[NOTE_COOKIE] = str(answer.cookies[NOTE_COOKIE])
-    os.kill(worker, signal.SIGSTOP)
+    stopped(worker)
     os.kill(proc.pid, signal.SIGCONT)  # only the page's first process can answer
     shown = ask(address, "/", cookies)
     assert f"Now tracking {B}; the next check fetches them." in shown.text
