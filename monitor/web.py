@@ -309,36 +309,42 @@ def seen_through(request: Request) -> int | None:
 CSRF_SLOT = "0" * 64  # where a kept page takes each browser's CSRF token (a hex HMAC's size)
 
 
-def kept(route: Callable[[Request], Response]) -> Callable[[Request], Response]:
+def kept(marks: bool) -> Callable[[Callable[[Request], Response]], Callable[[Request], Response]]:
     """A page drawn once for every browser that has seen as much (the overview, /changes, a
     trial page: what many open each morning; a diff is quick to draw), until the store changes
     (a version, a check, a mute), the config is read again or the minute turns (its times
-    say "3 minutes ago"); each browser's CSRF token goes into its copy. A browser with a
-    form's note waiting gets a page of its own."""
+    say "3 minutes ago"); each browser's CSRF token goes into its copy. A page that marks
+    what is new (marks) is kept per seen mark; one that marks nothing, for every mark. A
+    browser with a form's note waiting gets a page of its own."""
 
-    @functools.wraps(route)
-    def page(request: Request) -> Response:
-        history: History = request.app.state.history
-        browser = request.state.browser
-        if manage.NOTE_COOKIE in request.cookies:
-            return route(request)
-        key = (request.url.path, request.url.query, history.store.changes.stamp(),
-               history.generation, seen_through(request), int(time.time() // 60))
-        body = history.pages.get(key)
-        if body is None:
-            request.state.kept = True
-            answer = route(request)
-            if answer.status_code != 200:
-                return answer
-            body = bytes(answer.body)
-            history.keep(key, body)
-        csrf = history.forms.csrf(browser).encode() if history.writable else CSRF_SLOT.encode()
-        return HTMLResponse(body.replace(CSRF_SLOT.encode(), csrf))
+    def keeping(route: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        @functools.wraps(route)
+        def page(request: Request) -> Response:
+            history: History = request.app.state.history
+            browser = request.state.browser
+            if manage.NOTE_COOKIE in request.cookies:
+                return route(request)
+            key = (request.url.path, request.url.query, history.store.changes.stamp(),
+                   history.generation, seen_through(request) if marks else None,
+                   int(time.time() // 60))
+            body = history.pages.get(key)
+            if body is None:
+                request.state.kept = True
+                answer = route(request)
+                if answer.status_code != 200:
+                    return answer
+                body = bytes(answer.body)
+                history.keep(key, body)
+            csrf = (history.forms.csrf(browser).encode() if history.writable
+                    else CSRF_SLOT.encode())
+            return HTMLResponse(body.replace(CSRF_SLOT.encode(), csrf))
 
-    return page
+        return page
+
+    return keeping
 
 
-@kept
+@kept(marks=True)
 def overview(request: Request) -> Response:
     history: History = request.app.state.history
     query = request.query_params
@@ -375,7 +381,7 @@ SORT_KEYS: dict[str, Any] = {
 }
 
 
-@kept
+@kept(marks=False)
 def trial_page(request: Request) -> Response:
     history: History = request.app.state.history
     nct_id = nct_param(request.path_params["nct"])
@@ -420,7 +426,7 @@ def compared(store: Store, nct_id: str, a: int, b: int
     return old, new, events
 
 
-@kept
+@kept(marks=True)
 def changes_page(request: Request) -> Response:
     history: History = request.app.state.history
     query = request.query_params
