@@ -34,10 +34,13 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
                 "them)", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 
@@ -116,7 +119,7 @@ def test_find_a_trial_open_it_and_see_what_changed(site: str, browser: Any) -> N
     box = browser.find_element(By.ID, "q")
     box.send_keys("tislelizumab", Keys.ENTER)
     # a key press does not wait for the page it submits, as a click does: wait for it
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(box))
+    WebDriverWait(browser, 10).until(gone(box))
     rows = browser.find_elements(By.CSS_SELECTOR, "tbody tr")
     assert len(rows) == 1 and "NCT05935098" in rows[0].text
     assert "Terminated" in rows[0].text
@@ -294,6 +297,25 @@ def managed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
 
 
+def gone(element: Any) -> Any:
+    """A wait's condition: the element's page was left. Chromium answers a question about a
+    node of a page being replaced either "stale element" or "does not belong to the
+    document" (an inspector error, in the moment of the navigation); both mean it is gone."""
+
+    def left(_driver: Any) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return left
+
+
 def signed_in(browser: Any, base: str) -> None:
     browser.get(f"{base}/?token={TOKEN}")  # the cookie it sets carries the token on
 
@@ -304,7 +326,7 @@ def press(browser: Any, button: str) -> str:
     found = (browser.find_element(By.CSS_SELECTOR, button) if button.startswith("button[")
              else browser.find_element(By.XPATH, f"//button[text()='{button}']"))
     found.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 10).until(gone(page))
     return text(browser)
 
 
@@ -316,7 +338,7 @@ def test_track_a_pasted_url_by_keyboard_alone_mute_and_stop_tracking(
     box.send_keys("https://clinicaltrials.gov/study/NCT09000002?tab=history")
     box.send_keys(Keys.TAB)
     browser.switch_to.active_element.send_keys(Keys.ENTER)  # the Track button
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(box))
+    WebDriverWait(browser, 10).until(gone(box))
     assert "Now tracking NCT09000002; the next check fetches them." in text(browser)
     assert "NCT09000002" in load(config).trial_ids and "# our trials" in config.read_text()
     browser.find_element(By.LINK_TEXT, "NCT09000002").click()
